@@ -1,0 +1,136 @@
+/*
+ * ESP engine internals shared by esp-sa.c, esp-out.c and esp-in.c.
+ */
+#ifndef ESP_PRIVATE_H
+#define ESP_PRIVATE_H 1
+
+#include <stdatomic.h>
+#include <string.h>
+#include "esp.h"
+#include "esp-crypto.h"
+#include "esp-replay.h"
+
+enum {
+    ESP_HDR_LEN = 8,            /* SPI + sequence number. */
+    IPV4_HDR_LEN = 20,
+    IPV6_HDR_LEN = 40,
+    UDP_HDR_LEN = 8,
+    IPPROTO_ESP_ = 50,
+    IPPROTO_NONE_ = 59,
+    IPV4_DF = 0x4000,
+    IPV4_MF = 0x2000,
+    IPV4_FRAG_OFF_MASK = 0x1fff,
+};
+
+struct esp_sa {
+    /* Set at creation, read-only afterwards. */
+    uint32_t spi;
+    enum esp_dir dir;
+    enum esp_mode mode;
+    enum esp_suite suite;
+    bool aead;
+    bool esn;
+    bool udp_encap;
+    bool fixed_iv;              /* params.iv given (testing only). */
+    uint8_t iv_len;             /* 8 (AEAD) or 16 (CBC). */
+    uint8_t align;              /* Payload alignment: 4 or 16. */
+    uint8_t ttl;
+    uint8_t dscp;
+    bool dscp_fixed;
+    enum esp_df_mode df;
+    enum esp_ecn_mode ecn;
+    uint16_t sport, dport;
+    struct esp_addr src, dst;
+    uint8_t salt[ESP_SALT_LEN];
+    uint8_t iv_base[16];        /* fixed_iv: IV of sequence number 0. */
+    uint64_t seq_max;           /* 2^32-1, or 2^64-1 with ESN. */
+    struct esp_lifetime soft, hard;
+    uint64_t created;
+    struct esp_selector sel[ESP_MAX_SELECTORS];
+    unsigned int n_sel;
+    const struct esp_crypto_engine *engine;
+    void *ctx;
+
+    /* Outbound: last sequence number reserved. */
+    _Atomic uint64_t seq;
+    _Atomic uint32_t ip_id;
+
+    /* Inbound: replay state, 'lock' serializes commits. */
+    struct replay_window replay;
+    atomic_flag lock;
+
+    /* Statistics and events. */
+    _Atomic uint64_t packets;
+    _Atomic uint64_t bytes;
+    _Atomic uint64_t drops[ESP_N_VERDICTS];
+    _Atomic uint32_t events_raised;     /* Ever raised: raise once. */
+    _Atomic uint32_t events_pending;    /* Not yet taken. */
+
+    /* SAD membership. */
+    struct esp_sa *_Atomic next;
+};
+
+/* Internal helpers (esp-sa.c). */
+void esp_sa_raise(struct esp_sa *, uint32_t events);
+void esp_sa_count(struct esp_sa *, uint64_t packets, uint64_t bytes,
+                  const uint32_t drops[ESP_N_VERDICTS]);
+bool esp_sa_hard_expired(struct esp_sa *, uint64_t now);
+void esp_sa_check_soft(struct esp_sa *, uint64_t now);
+void esp_sad_count(struct esp_sad *, enum esp_verdict);
+
+/* Packet helpers (esp-sa.c). */
+struct esp_flow {
+    struct esp_addr src, dst;
+    uint8_t proto;
+    bool has_ports;
+    uint16_t sport, dport;
+};
+bool esp_parse_flow(const uint8_t *ip, size_t len, struct esp_flow *);
+bool esp_flow_match(const struct esp_sa *, const struct esp_flow *);
+uint16_t esp_csum(const void *data, size_t len, uint32_t sum);
+void esp_ipv4_set_csum(uint8_t *ip);
+bool esp_ipv6_ext(uint8_t nh);
+
+static inline uint16_t
+get_be16(const uint8_t *p)
+{
+    return (uint16_t) (p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+get_be32(const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
+           | (uint32_t) p[2] << 8 | p[3];
+}
+
+static inline void
+put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v;
+}
+
+static inline void
+put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+static inline void
+put_be64(uint8_t *p, uint64_t v)
+{
+    put_be32(p, v >> 32);
+    put_be32(p + 4, v);
+}
+
+static inline uint64_t
+get_be64(const uint8_t *p)
+{
+    return (uint64_t) get_be32(p) << 32 | get_be32(p + 4);
+}
+
+#endif /* esp-private.h */

@@ -51,7 +51,13 @@ enum {
  * high bits): the engine reads the region fully before writing 'icv'.
  *
  * On return 'status' is 0, EBADMSG (decrypt: ICV mismatch, compared in
- * constant time) or another positive errno (engine failure). */
+ * constant time) or another positive errno (engine failure; EINVAL for a
+ * CBC 'data_len' that is not a multiple of 16, or a burst over
+ * ESP_BURST_MAX).  After EBADMSG an AEAD op's 'data' holds garbage (the
+ * engines decrypt while they verify); a CBC op's 'data' is untouched.
+ * 'iv_out' means the same in both directions (the IV is derived); the
+ * data path uses it only to encrypt.  'data' normally lies inside 'auth'
+ * (the single chained job); engines handle it elsewhere more slowly. */
 struct esp_crypto_op {
     void *ctx;                  /* From ctx_create(). */
     uint8_t *data;

@@ -25,6 +25,12 @@ static const uint8_t auth_key[32] = {
     0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00,
 };
 
+static uint32_t
+rd32(const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
 struct pkt {
     uint8_t buf[BUF_SIZE];
     struct esp_buf b;
@@ -398,8 +404,7 @@ test_seq_overflow(void)
             CHECK_EQ(v[k], k < cases[i].ok ? ESP_OK : ESP_DROP_SEQ_OVERFLOW);
             if (k < cases[i].ok) {
                 const uint8_t *esp = p[k].buf + p[k].b.off + 20;
-                uint32_t s = esp[4] << 24 | esp[5] << 16 | esp[6] << 8
-                             | esp[7];
+                uint32_t s = rd32(esp + 4);
                 CHECK_EQ(s, (uint32_t) (cases[i].seq + 1 + k));
             }
         }
@@ -979,7 +984,7 @@ test_threads(void)
     unsigned int unique = 0;
     for (int i = 0; i < THREAD_PKTS; i++) {
         const uint8_t *esp = thread_pkts[i].buf + thread_pkts[i].b.off + 20;
-        uint32_t s = esp[4] << 24 | esp[5] << 16 | esp[6] << 8 | esp[7];
+        uint32_t s = rd32(esp + 4);
         if (s >= 1 && s <= THREAD_PKTS && !seen[s]++) {
             unique++;
         }

@@ -157,6 +157,11 @@ prepare(struct esp_sad *sad, struct esp_buf *b, struct in_state *st,
         return ESP_DROP_NO_SA;
     }
     st->sa = sa;
+    /* The SA says whether its peer sends ESP in UDP; the packet's ports
+     * are the caller's to classify (a NAT may change the source). */
+    if (sa->udp_encap != (st->esp_off != st->l3_len)) {
+        return ESP_DROP_ENCAP;
+    }
     if (esp_len < (uint32_t) ESP_HDR_LEN + sa->iv_len + sa->align
                   + ESP_ICV_LEN) {
         return ESP_DROP_SHORT;

@@ -19,6 +19,11 @@ struct out_layout {
     uint8_t next_header;
 };
 
+/* RFC 4303 section 2.4: padding bytes are 1, 2, 3, ... */
+static const uint8_t pad_bytes[16] = {
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+};
+
 /* RFC 4303 section 2.4: pad so that the payload, pad length and next
  * header end on the cipher's block (CBC) or a 4-byte boundary (AEAD). */
 static uint8_t
@@ -332,9 +337,7 @@ encap_chunk(struct esp_sa *sa, struct esp_buf *pkts[],
 
         /* Trailer: RFC 4303 section 2.4, pad bytes 1, 2, 3, ... */
         trailer = payload + lo[i].payload;
-        for (unsigned int k = 0; k < lo[i].pad; k++) {
-            trailer[k] = k + 1;
-        }
+        memcpy(trailer, pad_bytes, lo[i].pad);
         trailer[lo[i].pad] = lo[i].pad;
         trailer[lo[i].pad + 1] = lo[i].next_header;
 

@@ -18,6 +18,7 @@ static const char *const verdict_names[ESP_N_VERDICTS] = {
     [ESP_PASS_KEEPALIVE] = "keepalive",
     [ESP_PASS_NON_ESP] = "non_esp",
     [ESP_DROP_NO_SA] = "no_sa",
+    [ESP_DROP_ENCAP] = "encap",
     [ESP_DROP_SHORT] = "short",
     [ESP_DROP_MALFORMED] = "malformed",
     [ESP_DROP_FRAGMENT] = "fragment",
@@ -693,19 +694,60 @@ esp_sa_match(const struct esp_sa *sa, const uint8_t *ip, size_t len)
     return esp_parse_flow(ip, len, &f) && esp_flow_match(sa, &f);
 }
 
-/* Internet checksum (RFC 1071) of 'data', folded with 'sum'. */
+/* Internet checksum (RFC 1071) of 'data', folded with 'sum' (a sum of
+ * big-endian 16-bit words).  The one's complement sum does not depend on
+ * byte order (RFC 1071 section 2(B)), so words are added as the CPU loads
+ * them, 8 bytes at a time, and the result swapped once at the end. */
 uint16_t
 esp_csum(const void *data, size_t len, uint32_t sum)
 {
     const uint8_t *p = data;
-    uint64_t acc = sum;
+    uint64_t acc = 0;
 
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+
+        memcpy(&w, p, 8);
+        acc += w;
+        acc += acc < w;         /* End-around carry. */
+    }
+    if (len >= 4) {
+        uint32_t w;
+
+        memcpy(&w, p, 4);
+        acc += w;
+        acc += acc < w;
+        p += 4;
+        len -= 4;
+    }
+    if (len >= 2) {
+        uint16_t w;
+
+        memcpy(&w, p, 2);
+        acc += w;
+        acc += acc < w;
+        p += 2;
+        len -= 2;
+    }
+    if (len) {
+        acc += p[0];
+        acc += acc < p[0];
+    }
+    acc = (acc & 0xffffffff) + (acc >> 32);
+    acc = (acc & 0xffffffff) + (acc >> 32);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = __builtin_bswap16((uint16_t) acc);
+#else
     for (; len >= 2; p += 2, len -= 2) {
         acc += get_be16(p);
     }
     if (len) {
         acc += p[0] << 8;
     }
+#endif
+    acc += sum;
     while (acc >> 16) {
         acc = (acc & 0xffff) + (acc >> 16);
     }

@@ -88,6 +88,8 @@ enum esp_verdict {
     ESP_PASS_KEEPALIVE,     /* NAT-T keepalive 0xFF: hand back, no error. */
     ESP_PASS_NON_ESP,       /* UDP 4500 with non-ESP marker (IKE). */
     ESP_DROP_NO_SA,         /* No SA for the SPI (and destination). */
+    ESP_DROP_ENCAP,         /* UDP-encapsulated ESP on a raw-ESP SA or
+                             * the reverse (RFC 3948 section 3.1). */
     ESP_DROP_SHORT,         /* Truncated: too short for its headers. */
     ESP_DROP_MALFORMED,     /* Bad IP/UDP header or ESP length. */
     ESP_DROP_FRAGMENT,      /* Inbound ESP arrived as an IP fragment. */

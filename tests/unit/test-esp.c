@@ -516,6 +516,22 @@ test_drops(void)
     esp_sad_get_drops(sad, sad_drops);
     CHECK_EQ(sad_drops[ESP_DROP_NO_SA], 1);
 
+    test_case = "encapsulation mismatch";
+    {
+        struct sa_cfg u = c;
+        struct esp_sa *usa;
+        struct pkt e;
+
+        u.udp = true;
+        usa = make_sa(&u, ESP_DIR_OUT);
+        make_udp(&e, AF_INET, 10, 0);
+        encap1(usa, &e, 0);
+        CHECK_EQ(decap1(sad, &e, 0), ESP_DROP_ENCAP);
+        esp_sa_get_stats(in_sa, &st);
+        CHECK_EQ(st.drops[ESP_DROP_ENCAP], 1);
+        esp_sa_destroy(usa);
+    }
+
     test_case = "short, malformed, fragment";
     make_udp(&q, AF_INET, 10, 0);
     encap1(sa, &q, 0);

@@ -111,6 +111,7 @@ check-asan: $(addprefix $(B)/asan/tests/,$(UNIT_NAMES))
 -include tests/interop/interop.mk
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
+-include ovs-patches/ovs.mk
 
 check: all
 	$(MAKE) check-unit

@@ -4,8 +4,9 @@
  * Pass 1 parses each packet, finds its SA and checks the replay window
  * (check before crypto).  Pass 2 hands the packets to the engines, one
  * call per engine and suite family.  Pass 3, for packets whose ICV
- * verified, commits the sequence number to the window, checks padding,
- * next header and traffic selectors, and strips the ESP framing.
+ * verified, commits the sequence number to the window.  Pass 4 checks
+ * padding, next header and traffic selectors, and strips the ESP
+ * framing.
  */
 #include <errno.h>
 #include <sys/socket.h>
@@ -137,7 +138,8 @@ parse_outer(struct esp_buf *b, struct in_state *st, struct esp_addr *dst)
 
 static enum esp_verdict
 prepare(struct esp_sad *sad, struct esp_buf *b, struct in_state *st,
-        struct esp_crypto_op *op, uint8_t *aad, uint64_t now)
+        struct esp_crypto_op *op, uint8_t *aad, uint64_t now,
+        struct esp_sa **alive)
 {
     struct esp_addr dst;
     enum esp_verdict v;
@@ -170,8 +172,12 @@ prepare(struct esp_sad *sad, struct esp_buf *b, struct in_state *st,
     if (st->ct_len % sa->align) {
         return ESP_DROP_MALFORMED;
     }
-    if (esp_sa_hard_expired(sa, now)) {
-        return ESP_DROP_LIFETIME;
+    if (sa != *alive) {
+        /* Once per SA run in the burst, not per packet. */
+        if (esp_sa_hard_expired(sa, now)) {
+            return ESP_DROP_LIFETIME;
+        }
+        *alive = sa;
     }
 
     /* RFC 4303 section 3.4.3: the replay check comes before the ICV. */
@@ -391,13 +397,13 @@ decap_chunk(struct esp_sad *sad, struct esp_buf *pkts[],
     } groups[ESP_BURST_MAX];
     unsigned int n_groups = 0, n_ok = 0;
     uint32_t drops[ESP_N_VERDICTS];
-    struct esp_sa *cur = NULL;
+    struct esp_sa *cur = NULL, *alive = NULL;
     uint64_t packets = 0, bytes = 0;
 
     /* Pass 1. */
     for (unsigned int i = 0; i < n; i++) {
         enum esp_verdict v = prepare(sad, pkts[i], &st[i], &ops[i], aad[i],
-                                     now);
+                                     now, &alive);
 
         verdicts[i] = v;
         if (v != ESP_OK) {
@@ -430,7 +436,45 @@ decap_chunk(struct esp_sad *sad, struct esp_buf *pkts[],
         groups[g].engine->decrypt_burst(opp, k);
     }
 
-    /* Pass 3. */
+    /* Pass 3: commit to the replay window only now that the ICV
+     * verified.  replay_commit() checks again, so a duplicate racing on
+     * another thread loses here.  One lock per run of the same SA. */
+    struct esp_sa *locked = NULL;
+    for (unsigned int i = 0; i < n; i++) {
+        struct esp_sa *sa = st[i].sa;
+
+        if (verdicts[i] != ESP_OK) {
+            continue;
+        }
+        if (ops[i].status) {
+            verdicts[i] = ops[i].status == EBADMSG ? ESP_DROP_AUTH
+                                                   : ESP_DROP_CRYPTO;
+            continue;
+        }
+        if (sa != locked) {
+            if (locked) {
+                unlock(locked);
+            }
+            lock(sa);
+            locked = sa;
+        }
+        switch (replay_commit(&sa->replay, st[i].seq)) {
+        case REPLAY_OK:
+            break;
+        case REPLAY_DUPLICATE:
+            verdicts[i] = ESP_DROP_REPLAY;
+            break;
+        case REPLAY_STALE:
+        default:
+            verdicts[i] = ESP_DROP_STALE;
+            break;
+        }
+    }
+    if (locked) {
+        unlock(locked);
+    }
+
+    /* Pass 4: trailer, selectors, headers; counters once per SA run. */
     memset(drops, 0, sizeof drops);
     for (unsigned int i = 0; i < n; i++) {
         struct esp_sa *sa = st[i].sa;
@@ -441,21 +485,7 @@ decap_chunk(struct esp_sad *sad, struct esp_buf *pkts[],
             sas[i] = sa;
         }
         if (v == ESP_OK) {
-            if (ops[i].status) {
-                v = ops[i].status == EBADMSG ? ESP_DROP_AUTH
-                                             : ESP_DROP_CRYPTO;
-            } else {
-                enum replay_result r;
-
-                /* Commit only now that the ICV verified; re-checks, so
-                 * a duplicate racing on another thread loses here. */
-                lock(sa);
-                r = replay_commit(&sa->replay, st[i].seq);
-                unlock(sa);
-                v = r == REPLAY_OK ? finish(pkts[i], &st[i], &out_len)
-                    : r == REPLAY_DUPLICATE ? ESP_DROP_REPLAY
-                    : ESP_DROP_STALE;
-            }
+            v = finish(pkts[i], &st[i], &out_len);
         }
         verdicts[i] = v;
         if (v == ESP_PASS_KEEPALIVE || v == ESP_PASS_NON_ESP) {

@@ -29,7 +29,7 @@ static const uint8_t pad_bytes[16] = {
 static uint8_t
 pad_len(const struct esp_sa *sa, uint32_t payload)
 {
-    return (sa->align - (payload + 2) % sa->align) % sa->align;
+    return -(payload + 2) & (sa->align - 1);   /* align: 4 or 16. */
 }
 
 /* Length of the IP packet at 'ip' by its own header, which may be less
@@ -164,6 +164,13 @@ write_outer(const struct esp_sa *sa, uint8_t *outer, const uint8_t *inner,
             df = false;
             break;
         }
+        /* The checksum from the fields in registers: reading back the
+         * header just written stalls on store forwarding. */
+        uint32_t sum = sa->outer_csum + (0x4500 | dscp << 2 | ecn) + total
+                       + ip_id + (df ? IPV4_DF : 0);
+
+        sum = (sum & 0xffff) + (sum >> 16);
+        sum = (sum & 0xffff) + (sum >> 16);
         outer[0] = 0x45;
         outer[1] = dscp << 2 | ecn;
         put_be16(outer + 2, total);
@@ -171,9 +178,9 @@ write_outer(const struct esp_sa *sa, uint8_t *outer, const uint8_t *inner,
         put_be16(outer + 6, df ? IPV4_DF : 0);
         outer[8] = sa->ttl;
         outer[9] = proto;
+        put_be16(outer + 10, ~sum);
         memcpy(outer + 12, &sa->src.v4, 4);
         memcpy(outer + 16, &sa->dst.v4, 4);
-        esp_ipv4_set_csum(outer);
     } else {
         uint8_t tc = dscp << 2 | ecn;
 
@@ -337,7 +344,9 @@ encap_chunk(struct esp_sa *sa, struct esp_buf *pkts[],
 
         /* Trailer: RFC 4303 section 2.4, pad bytes 1, 2, 3, ... */
         trailer = payload + lo[i].payload;
-        memcpy(trailer, pad_bytes, lo[i].pad);
+        /* A fixed 16-byte copy (pad <= 15): the pad length, next header
+         * and ICV written next overwrite the excess, all in tailroom. */
+        memcpy(trailer, pad_bytes, sizeof pad_bytes);
         trailer[lo[i].pad] = lo[i].pad;
         trailer[lo[i].pad + 1] = lo[i].next_header;
 

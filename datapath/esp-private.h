@@ -41,6 +41,8 @@ struct esp_sa {
     enum esp_ecn_mode ecn;
     uint16_t sport, dport;
     struct esp_addr src, dst;
+    uint32_t outer_csum;        /* Tunnel IPv4: sum of the outer header's
+                                 * per-SA words (TTL/protocol, addresses). */
     uint8_t salt[ESP_SALT_LEN];
     uint8_t iv_base[16];        /* fixed_iv: IV of sequence number 0. */
     uint64_t seq_max;           /* 2^32-1, or 2^64-1 with ESN. */

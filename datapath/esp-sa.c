@@ -251,6 +251,14 @@ esp_sa_create(const struct esp_sa_params *p, struct esp_sa **sap,
     sa->soft = p->soft;
     sa->hard = p->hard;
     sa->created = p->now;
+    if (sa->src.family == AF_INET && sa->dst.family == AF_INET) {
+        const uint8_t *a = sa->src.bytes, *b = sa->dst.bytes;
+
+        sa->outer_csum = (sa->ttl << 8 | (p->udp_encap ? IPPROTO_UDP
+                                                       : IPPROTO_ESP_))
+                         + get_be16(a) + get_be16(a + 2)
+                         + get_be16(b) + get_be16(b + 2);
+    }
     memcpy(sa->sel, p->sel, p->n_sel * sizeof sa->sel[0]);
     sa->n_sel = p->n_sel;
     atomic_init(&sa->seq, p->seq);

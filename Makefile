@@ -118,6 +118,7 @@ check: all
 	$(MAKE) check-asan
 	$(MAKE) check-interop
 	$(MAKE) check-fuzz
+	$(MAKE) demo
 	@echo "check: all suites passed"
 
 # The main job.  Until the two-site OVS demo exists (issue #5), the espcap

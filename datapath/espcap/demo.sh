@@ -14,11 +14,11 @@ trap 'rm -rf "$work"' EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "1/5 build"
+step "1/6 build"
 make -s build/espcap >/dev/null
 echo "built $ESPCAP"
 
-step "2/5 make 20 plaintext packets (IPv4 UDP and ICMP, marker 'PLAINTEXT-MARKER')"
+step "2/6 make 20 plaintext packets (IPv4 UDP and ICMP, marker 'PLAINTEXT-MARKER')"
 $PY - "$work/plain.pcap" <<'PYEOF'
 import sys
 from scapy.all import Ether, IP, UDP, ICMP, Raw, wrpcap
@@ -37,7 +37,7 @@ echo "wrote $(( $(stat -c %s "$work/plain.pcap") )) bytes"
 key=0x$(head -c 36 /dev/urandom | od -An -tx1 | tr -d ' \n')
 sa="spi=0x00001001,src=192.0.2.1,dst=192.0.2.2,aead=aes-gcm-256,key=$key"
 
-step "3/5 espcap encrypt (tunnel mode, 192.0.2.1 -> 192.0.2.2, AES-GCM-256)"
+step "3/6 espcap encrypt (tunnel mode, 192.0.2.1 -> 192.0.2.2, AES-GCM-256)"
 $ESPCAP encrypt --sa "$sa" "$work/plain.pcap" "$work/esp.pcap"
 if command -v tcpdump >/dev/null; then
     tcpdump -nr "$work/esp.pcap" 2>/dev/null | head -3
@@ -47,10 +47,10 @@ if grep -q "PLAINTEXT-MARKER" "$work/esp.pcap"; then
 fi
 echo "no plaintext byte pattern in esp.pcap"
 
-step "4/5 espcap decrypt"
+step "4/6 espcap decrypt"
 $ESPCAP decrypt --sa "$sa" "$work/esp.pcap" "$work/out.pcap"
 
-step "5/5 compare"
+step "5/6 compare"
 $PY - "$work/plain.pcap" "$work/out.pcap" <<'PYEOF'
 import sys
 from scapy.all import rdpcap
@@ -60,5 +60,25 @@ print("%d packets in, %d out, %s" % (len(a), len(b),
       "identical" if same else "DIFFERENT"))
 sys.exit(0 if same else 1)
 PYEOF
+step "6/6 tamper with packet 3 and replay packet 5: both dropped, by name"
+$PY - "$work/esp.pcap" "$work/bad.pcap" <<'PYEOF'
+import sys
+from scapy.all import rdpcap, wrpcap
+pkts = [bytearray(bytes(p)) for p in rdpcap(sys.argv[1])]
+pkts[2][-20] ^= 0x01            # one bit of packet 3's ICV region
+pkts.append(pkts[4])            # packet 5 again
+wrpcap(sys.argv[2], [bytes(p) for p in pkts], linktype=1)
+PYEOF
+set +e
+$ESPCAP decrypt --sa "$sa" "$work/bad.pcap" "$work/bad-out.pcap" 2>&1 \
+    | tee "$work/bad.txt"
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" != 1 ] || ! grep -q "auth: 1" "$work/bad.txt" \
+        || ! grep -q "replay: 1" "$work/bad.txt"; then
+    echo "FAIL: expected exit 1 with auth: 1 and replay: 1 (exit $rc)"
+    exit 1
+fi
+
 echo
-echo "demo: ESP round trip OK"
+echo "demo: ESP round trip OK; tampered and replayed packets dropped"

@@ -375,17 +375,23 @@ over(uint64_t value, uint64_t limit)
     return limit && value >= limit;
 }
 
+static bool
+lifetime_reached(const struct esp_sa *sa, const struct esp_lifetime *lt,
+                 uint64_t now)
+{
+    return over(atomic_load_explicit(&sa->packets, memory_order_relaxed),
+                lt->packets)
+           || over(atomic_load_explicit(&sa->bytes, memory_order_relaxed),
+                   lt->bytes)
+           || (lt->seconds && now >= sa->created
+               && now - sa->created >= lt->seconds);
+}
+
 /* Whether the hard lifetime has run out; raises the event if so. */
 bool
 esp_sa_hard_expired(struct esp_sa *sa, uint64_t now)
 {
-    uint64_t packets = atomic_load_explicit(&sa->packets,
-                                            memory_order_relaxed);
-    uint64_t bytes = atomic_load_explicit(&sa->bytes, memory_order_relaxed);
-
-    if (over(packets, sa->hard.packets) || over(bytes, sa->hard.bytes)
-        || (sa->hard.seconds && now >= sa->created
-            && now - sa->created >= sa->hard.seconds)) {
+    if (lifetime_reached(sa, &sa->hard, now)) {
         esp_sa_raise(sa, ESP_EV_HARD_EXPIRED | ESP_EV_SOFT_EXPIRED);
         return true;
     }
@@ -395,13 +401,7 @@ esp_sa_hard_expired(struct esp_sa *sa, uint64_t now)
 void
 esp_sa_check_soft(struct esp_sa *sa, uint64_t now)
 {
-    uint64_t packets = atomic_load_explicit(&sa->packets,
-                                            memory_order_relaxed);
-    uint64_t bytes = atomic_load_explicit(&sa->bytes, memory_order_relaxed);
-
-    if (over(packets, sa->soft.packets) || over(bytes, sa->soft.bytes)
-        || (sa->soft.seconds && now >= sa->created
-            && now - sa->created >= sa->soft.seconds)) {
+    if (lifetime_reached(sa, &sa->soft, now)) {
         esp_sa_raise(sa, ESP_EV_SOFT_EXPIRED);
     }
 }

@@ -15,7 +15,7 @@ B := build
 DEB_PACKAGES := build-essential clang-14 libclang-rt-14-dev pkg-config \
 	libipsec-mb-dev libssl-dev libpcap-dev libdpdk-dev \
 	python3-pytest python3-scapy python3-cryptography \
-	gnuplot-nox tcpdump iproute2 ethtool
+	gnuplot-nox tcpdump iproute2 ethtool valgrind
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2
@@ -32,7 +32,8 @@ UNIT_HELPERS := $(filter-out tests/unit/test-%,$(wildcard tests/unit/*.c))
 UNIT_HDRS := $(wildcard tests/unit/*.h)
 UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
 
-.PHONY: all deps check check-unit check-asan check-interop check-fuzz \
+.PHONY: all deps check check-unit check-asan check-valgrind check-interop \
+	check-fuzz \
 	bench fuzz clean demo
 all: $(B)/libespdp.a $(B)/espcap $(addprefix $(B)/tests/,$(UNIT_NAMES))
 
@@ -108,6 +109,16 @@ check-asan: $(addprefix $(B)/asan/tests/,$(UNIT_NAMES))
 	done; \
 	echo "asan: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
+# --- valgrind: reads of uninitialized memory, which ASan does not see -----
+check-valgrind: $(addprefix $(B)/tests/,$(UNIT_NAMES))
+	@fail=0; pass=0; \
+	for t in $(UNIT_NAMES); do \
+	    if (cd tests && ESP_TEST_QUICK=1 valgrind -q --error-exitcode=99 \
+	        ../$(B)/tests/$$t); then pass=$$((pass+1)); \
+	    else echo "FAIL (valgrind): $$t"; fail=$$((fail+1)); fi; \
+	done; \
+	echo "valgrind: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
 -include tests/interop/interop.mk
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
@@ -116,6 +127,7 @@ check-asan: $(addprefix $(B)/asan/tests/,$(UNIT_NAMES))
 check: all
 	$(MAKE) check-unit
 	$(MAKE) check-asan
+	$(MAKE) check-valgrind
 	$(MAKE) check-interop
 	$(MAKE) check-fuzz
 	$(MAKE) demo

@@ -136,10 +136,18 @@ parse_outer(struct esp_buf *b, struct in_state *st, struct esp_addr *dst)
     return ESP_OK;
 }
 
+/* The last SAD lookup of a burst, reused while packets keep coming for
+ * the same SPI and destination. */
+struct last_lookup {
+    struct esp_sa *sa;
+    uint32_t spi;
+    struct esp_addr dst;
+};
+
 static enum esp_verdict
 prepare(struct esp_sad *sad, struct esp_buf *b, struct in_state *st,
         struct esp_crypto_op *op, uint8_t *aad, uint64_t now,
-        struct esp_sa **alive)
+        struct esp_sa **alive, struct last_lookup *last)
 {
     struct esp_addr dst;
     enum esp_verdict v;
@@ -148,15 +156,24 @@ prepare(struct esp_sad *sad, struct esp_buf *b, struct in_state *st,
     uint32_t esp_len;
 
     st->sa = NULL;
+    memset(&dst, 0, sizeof dst);    /* Compared whole with memcmp(). */
     v = parse_outer(b, st, &dst);
     if (v != ESP_OK) {
         return v;
     }
     esp = b->base + b->off + st->esp_off;
     esp_len = b->len - st->esp_off;
-    sa = esp_sad_lookup(sad, get_be32(esp), &dst);
-    if (!sa) {
-        return ESP_DROP_NO_SA;
+    if (last->sa && last->spi == get_be32(esp)
+        && !memcmp(&last->dst, &dst, sizeof dst)) {
+        sa = last->sa;          /* Same SA as the packet before. */
+    } else {
+        sa = esp_sad_lookup(sad, get_be32(esp), &dst);
+        if (!sa) {
+            return ESP_DROP_NO_SA;
+        }
+        last->sa = sa;
+        last->spi = get_be32(esp);
+        last->dst = dst;
     }
     st->sa = sa;
     /* The SA says whether its peer sends ESP in UDP; the packet's ports
@@ -169,7 +186,7 @@ prepare(struct esp_sad *sad, struct esp_buf *b, struct in_state *st,
         return ESP_DROP_SHORT;
     }
     st->ct_len = esp_len - ESP_HDR_LEN - sa->iv_len - ESP_ICV_LEN;
-    if (st->ct_len % sa->align) {
+    if (st->ct_len & (sa->align - 1)) {     /* align: 4 or 16. */
         return ESP_DROP_MALFORMED;
     }
     if (sa != *alive) {
@@ -197,6 +214,8 @@ prepare(struct esp_sad *sad, struct esp_buf *b, struct in_state *st,
     op->data = iv + sa->iv_len;
     op->data_len = st->ct_len;
     op->iv_out = NULL;
+    op->aad = op->auth = NULL;
+    op->aad_len = op->auth_len = 0;
     op->status = 0;
     if (sa->aead) {
         memcpy(op->nonce, sa->salt, ESP_SALT_LEN);
@@ -398,12 +417,13 @@ decap_chunk(struct esp_sad *sad, struct esp_buf *pkts[],
     unsigned int n_groups = 0, n_ok = 0;
     uint32_t drops[ESP_N_VERDICTS];
     struct esp_sa *cur = NULL, *alive = NULL;
+    struct last_lookup last = { .sa = NULL };
     uint64_t packets = 0, bytes = 0;
 
     /* Pass 1. */
     for (unsigned int i = 0; i < n; i++) {
         enum esp_verdict v = prepare(sad, pkts[i], &st[i], &ops[i], aad[i],
-                                     now, &alive);
+                                     now, &alive, &last);
 
         verdicts[i] = v;
         if (v != ESP_OK) {

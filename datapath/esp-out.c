@@ -358,6 +358,8 @@ encap_chunk(struct esp_sa *sa, struct esp_buf *pkts[],
         op->data_len = lo[i].payload + lo[i].pad + 2;
         op->icv = trailer + lo[i].pad + 2;
         op->iv_out = NULL;
+        op->aad = op->auth = NULL;
+        op->aad_len = op->auth_len = 0;
         if (sa->fixed_iv) {
             memcpy(iv, sa->iv_base, sa->iv_len);
             put_be64(iv + sa->iv_len - 8,

@@ -1029,6 +1029,71 @@ test_threads(void)
     esp_sad_destroy(sad);
 }
 
+/* 12. One burst mixing SAs, an unknown SPI and two engines: each packet
+ * finds its own SA (the lookup reused for runs of one SA must not leak
+ * into the next packet). */
+static void
+test_mixed_burst(void)
+{
+    struct sa_cfg a = gcm_cfg(), b = gcm_cfg();
+    struct esp_sa_params prm;
+    struct esp_sa *out_a, *out_b, *out_x, *in_a, *in_b;
+    struct esp_sad *sad = esp_sad_create();
+    static const char pattern[] = "aabxbbaxab";
+    enum { N = sizeof pattern - 1 };
+    struct pkt p[N];
+    struct esp_buf *bp[N];
+    struct esp_sa *sas[N];
+    enum esp_verdict v[N];
+    char err[128];
+
+    test_case = "mixed burst";
+    b.suite = ESP_SUITE_CHACHA20_POLY1305;
+    b.engine = &esp_crypto_openssl;
+    out_a = make_sa(&a, ESP_DIR_OUT);
+    fill_params(&prm, &b, ESP_DIR_OUT);
+    prm.spi = 0x2000;
+    CHECK_EQ(esp_sa_create(&prm, &out_b, err, sizeof err), 0);
+    prm.spi = 0x3000;           /* Nobody receives this one. */
+    CHECK_EQ(esp_sa_create(&prm, &out_x, err, sizeof err), 0);
+    in_a = make_sa(&a, ESP_DIR_IN);
+    fill_params(&prm, &b, ESP_DIR_IN);
+    prm.spi = 0x2000;
+    CHECK_EQ(esp_sa_create(&prm, &in_b, err, sizeof err), 0);
+    CHECK_EQ(esp_sad_add(sad, in_a), 0);
+    CHECK_EQ(esp_sad_add(sad, in_b), 0);
+    for (int i = 0; i < N; i++) {
+        struct esp_sa *o = pattern[i] == 'a' ? out_a
+                           : pattern[i] == 'b' ? out_b : out_x;
+
+        make_udp(&p[i], AF_INET, 20 + i, 0);
+        CHECK_EQ(encap1(o, &p[i], 0), ESP_OK);
+        bp[i] = &p[i].b;
+    }
+    CHECK_EQ(esp_decap_burst(sad, bp, v, sas, N, 0), 8);
+    for (int i = 0; i < N; i++) {
+        if (v[i] != (pattern[i] == 'x' ? ESP_DROP_NO_SA : ESP_OK)) {
+            printf("  packet %d (%c): %s\n", i, pattern[i],
+                   esp_verdict_name(v[i]));
+        }
+        CHECK_EQ(v[i], pattern[i] == 'x' ? ESP_DROP_NO_SA : ESP_OK);
+        CHECK(sas[i] == (pattern[i] == 'a' ? in_a
+                         : pattern[i] == 'b' ? in_b : NULL));
+        if (v[i] == ESP_OK) {
+            CHECK_EQ(p[i].b.len, 20 + 8 + 20 + i);
+        }
+    }
+    struct esp_sa_stats st;
+    esp_sa_get_stats(in_a, &st);
+    CHECK_EQ(st.packets, 4);
+    esp_sa_get_stats(in_b, &st);
+    CHECK_EQ(st.packets, 4);
+    esp_sa_destroy(out_a);
+    esp_sa_destroy(out_b);
+    esp_sa_destroy(out_x);
+    esp_sad_destroy(sad);
+}
+
 int
 main(void)
 {
@@ -1043,5 +1108,6 @@ main(void)
     test_ecn_decap();
     test_errors();
     test_threads();
+    test_mixed_burst();
     return test_summary("test-esp");
 }

@@ -15,7 +15,8 @@ B := build
 DEB_PACKAGES := build-essential clang-14 libclang-rt-14-dev pkg-config \
 	libipsec-mb-dev libssl-dev libpcap-dev libdpdk-dev \
 	python3-pytest python3-scapy python3-cryptography \
-	gnuplot-nox tcpdump iproute2 ethtool valgrind
+	gnuplot-nox tcpdump iproute2 ethtool valgrind \
+	openvswitch-source autoconf automake libtool
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2
@@ -35,7 +36,7 @@ UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
 .PHONY: all deps check check-unit check-asan check-valgrind check-interop \
 	check-fuzz \
 	bench fuzz clean demo
-all: $(B)/libespdp.a $(B)/espcap $(addprefix $(B)/tests/,$(UNIT_NAMES))
+all: $(B)/libespdp.a $(B)/espcap $(addprefix $(B)/tests/,$(UNIT_NAMES)) ovs
 
 deps:
 	@if dpkg-query -W -f='$${Status}\n' $(DEB_PACKAGES) 2>/dev/null \
@@ -130,6 +131,7 @@ check: all
 	$(MAKE) check-valgrind
 	$(MAKE) check-interop
 	$(MAKE) check-fuzz
+	$(MAKE) check-ovs
 	$(MAKE) demo
 	@echo "check: all suites passed"
 

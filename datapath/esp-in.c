@@ -494,7 +494,9 @@ decap_chunk(struct esp_sad *sad, struct esp_buf *pkts[],
         unlock(locked);
     }
 
-    /* Pass 4: trailer, selectors, headers; counters once per SA run. */
+    /* Pass 4: hard lifetime, trailer, selectors, headers; counters once
+     * per SA run. */
+    uint64_t base_packets = 0, base_bytes = 0;
     memset(drops, 0, sizeof drops);
     for (unsigned int i = 0; i < n; i++) {
         struct esp_sa *sa = st[i].sa;
@@ -504,8 +506,31 @@ decap_chunk(struct esp_sad *sad, struct esp_buf *pkts[],
         if (sas) {
             sas[i] = sa;
         }
+        if (sa && sa != cur) {
+            if (cur) {
+                esp_sa_count(cur, packets, bytes, drops);
+                esp_sa_check_soft(cur, now);
+            }
+            cur = sa;
+            packets = bytes = 0;
+            memset(drops, 0, sizeof drops);
+            base_packets = atomic_load_explicit(&sa->packets,
+                                                memory_order_relaxed);
+            base_bytes = atomic_load_explicit(&sa->bytes,
+                                              memory_order_relaxed);
+        }
         if (v == ESP_OK) {
-            v = finish(pkts[i], &st[i], &out_len);
+            /* As outbound: the packet that reaches the packet limit is the
+             * last accepted; the byte limit is checked before each
+             * packet. */
+            if ((sa->hard.packets
+                 && base_packets + packets >= sa->hard.packets)
+                || (sa->hard.bytes && base_bytes + bytes >= sa->hard.bytes)) {
+                v = ESP_DROP_LIFETIME;
+                esp_sa_raise(sa, ESP_EV_HARD_EXPIRED | ESP_EV_SOFT_EXPIRED);
+            } else {
+                v = finish(pkts[i], &st[i], &out_len);
+            }
         }
         verdicts[i] = v;
         if (v == ESP_PASS_KEEPALIVE || v == ESP_PASS_NON_ESP) {
@@ -514,15 +539,6 @@ decap_chunk(struct esp_sad *sad, struct esp_buf *pkts[],
         if (!sa) {
             esp_sad_count(sad, v);
             continue;
-        }
-        if (sa != cur) {
-            if (cur) {
-                esp_sa_count(cur, packets, bytes, drops);
-                esp_sa_check_soft(cur, now);
-            }
-            cur = sa;
-            packets = bytes = 0;
-            memset(drops, 0, sizeof drops);
         }
         if (v == ESP_OK) {
             packets++;

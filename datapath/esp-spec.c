@@ -30,7 +30,8 @@ enum field {
     F_SPI, F_MODE, F_SRC, F_DST, F_AEAD, F_KEY, F_ENC, F_ENC_KEY, F_AUTH,
     F_AUTH_KEY, F_ESN, F_SEQ, F_REPLAY_WINDOW, F_ENCAP, F_SPORT, F_DPORT,
     F_IV, F_SEL_SRC, F_SEL_DST, F_SEL_PROTO, F_ENGINE, F_TTL, F_DF, F_DSCP,
-    F_ECN,
+    F_ECN, F_SOFT_PACKETS, F_HARD_PACKETS, F_SOFT_BYTES, F_HARD_BYTES,
+    F_SOFT_SECONDS, F_HARD_SECONDS,
     N_FIELDS
 };
 
@@ -43,6 +44,9 @@ static const char *const field_names[N_FIELDS] = {
     [F_IV] = "iv", [F_SEL_SRC] = "sel-src", [F_SEL_DST] = "sel-dst",
     [F_SEL_PROTO] = "sel-proto", [F_ENGINE] = "engine", [F_TTL] = "ttl",
     [F_DF] = "df", [F_DSCP] = "dscp", [F_ECN] = "ecn",
+    [F_SOFT_PACKETS] = "soft-packets", [F_HARD_PACKETS] = "hard-packets",
+    [F_SOFT_BYTES] = "soft-bytes", [F_HARD_BYTES] = "hard-bytes",
+    [F_SOFT_SECONDS] = "soft-seconds", [F_HARD_SECONDS] = "hard-seconds",
 };
 
 /* Text names of the suites, with the key sizes the spec expects. */
@@ -301,6 +305,27 @@ is_name_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
            || c == '_';
+}
+
+/* The member of p->soft or p->hard that lifetime field 'f' sets. */
+static uint64_t *
+lifetime_field(struct esp_sa_params *p, enum field f)
+{
+    switch (f) {
+    case F_SOFT_PACKETS:
+        return &p->soft.packets;
+    case F_HARD_PACKETS:
+        return &p->hard.packets;
+    case F_SOFT_BYTES:
+        return &p->soft.bytes;
+    case F_HARD_BYTES:
+        return &p->hard.bytes;
+    case F_SOFT_SECONDS:
+        return &p->soft.seconds;
+    case F_HARD_SECONDS:
+    default:
+        return &p->hard.seconds;
+    }
 }
 
 /* Parses one "name=value" field into 'p' / 'keys' / 'st'.  'index' is the
@@ -602,6 +627,20 @@ parse_field(char *field, unsigned int index, enum esp_dir dir,
         }
         break;
 
+    case F_SOFT_PACKETS:
+    case F_HARD_PACKETS:
+    case F_SOFT_BYTES:
+    case F_HARD_BYTES:
+    case F_SOFT_SECONDS:
+    case F_HARD_SECONDS:
+        if (!parse_uint(value, UINT64_MAX, &n)) {
+            set_err(err, err_size, "%s: '%s' is not a 64-bit number (0 for "
+                    "no limit)", name, echo(value));
+            return false;
+        }
+        *lifetime_field(p, f) = n;
+        break;
+
     case N_FIELDS:
     default:
         return false;
@@ -772,6 +811,25 @@ finish(enum esp_dir dir, struct esp_sa_params *p, struct esp_spec_keys *keys,
         }
         if (!p->dport) {
             p->dport = ESP_NATT_PORT;
+        }
+    }
+
+    /* Lifetimes (RFC 4301 section 4.4.2.1): the soft limit warns before
+     * the hard one stops the SA, so it must come first.  0 is no limit. */
+    static const enum field soft_hard[][2] = {
+        { F_SOFT_PACKETS, F_HARD_PACKETS },
+        { F_SOFT_BYTES, F_HARD_BYTES },
+        { F_SOFT_SECONDS, F_HARD_SECONDS },
+    };
+    for (size_t i = 0; i < sizeof soft_hard / sizeof soft_hard[0]; i++) {
+        uint64_t soft = *lifetime_field(p, soft_hard[i][0]);
+        uint64_t hard = *lifetime_field(p, soft_hard[i][1]);
+
+        if (soft && hard && soft >= hard) {
+            set_err(err, err_size, "%s: %"PRIu64" is not below %s %"PRIu64,
+                    field_names[soft_hard[i][0]], soft,
+                    field_names[soft_hard[i][1]], hard);
+            return false;
         }
     }
 

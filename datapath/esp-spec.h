@@ -22,6 +22,14 @@
  *   sel-src=PREFIX, sel-dst=PREFIX, sel-proto=tcp|udp|icmp|N
  *   engine=ipsec-mb|openssl
  *   ttl=N, df=copy|set|clear, dscp=copy|N, ecn=normal|compat
+ *   soft-packets=N, hard-packets=N, soft-bytes=N, hard-bytes=N,
+ *   soft-seconds=N, hard-seconds=N
+ *                              lifetimes (struct esp_sa_params .soft,
+ *                              .hard), 0 = no limit (default); a soft
+ *                              limit must be below its hard limit when
+ *                              both are set.  Seconds count from the
+ *                              params' 'now', which the parser leaves 0
+ *                              for the caller to set.
  *
  * Secrets: error messages name the field and say what is wrong with it,
  * but never contain a key or IV byte, nor any text of a field the parser

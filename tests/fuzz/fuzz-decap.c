@@ -291,6 +291,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len > size - off) {
             len = size - off;
         }
+        if (len > BUF_SIZE - ESP_HEADROOM - ESP_TAILROOM) {
+            len = BUF_SIZE - ESP_HEADROOM - ESP_TAILROOM;
+        }
         set_buf(&b[n], bufs[n], data + off, len);
         pkts[n] = &b[n];
         off += len;

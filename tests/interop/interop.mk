@@ -7,4 +7,4 @@ INTEROP_PY := $(wildcard tests/interop/*.py)
 check-interop: $(B)/espcap $(INTEROP_PY)
 	cd tests/interop && ESPCAP=$(abspath $(B)/espcap) \
 	    PYTHONDONTWRITEBYTECODE=1 \
-	    $(PYTHON3) -m pytest -q -p no:cacheprovider -rs test_*.py
+	    $(PYTHON3) -m pytest -q -p no:cacheprovider -rsx test_*.py

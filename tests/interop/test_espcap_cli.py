@@ -1,5 +1,6 @@
-"""espcap behaviour: tampering, replay, ESN, selectors, pass-through,
-usage errors and malformed pcap input.  Peer packets come from Scapy."""
+"""espcap behaviour: tampering, replay, ESN, lifetimes, encapsulation
+mismatch, selectors, pass-through, usage errors and malformed pcap input.
+Peer packets come from Scapy."""
 
 import os
 import struct
@@ -250,6 +251,109 @@ def test_engines_agree(tmp_path, suite):
     assert outs[0] == outs[1]
 
 
+# --- lifetimes -------------------------------------------------------------
+# espcap passes now = 0 to the engine: packet and byte lifetimes apply,
+# seconds never expire.  A soft limit only raises an event (no drop).
+
+UDP41 = inner_packets(4)[1]     # IPv4 / UDP / 13 bytes: 41 bytes.
+
+
+def esp_seq(pkt):
+    return struct.unpack("!I", pkt[esp_offset(pkt) + 4:
+                                   esp_offset(pkt) + 8])[0]
+
+
+def test_encrypt_hard_packets_drops_the_rest(tmp_path):
+    """hard-packets=6: packets 1..6 sent with seq 1..6, the other 4
+    dropped as 'lifetime'.  soft-packets=2 drops nothing."""
+    suite = "aes-gcm-128"
+    s = spec(suite, 0x4242, "tunnel", 4,
+             extra="soft-packets=2,hard-packets=6")
+    r = run_espcap(tmp_path, "encrypt", [s], [UDP41] * 10)
+    assert r.rc == 1
+    assert "espcap: 10 packets, 6 ok, 4 dropped (lifetime: 4)" in r.stderr
+    assert r.summary() == (10, 6, 0, 4, {"lifetime": 4})
+    assert [esp_seq(f) for f in r.frames] == list(range(1, 7))
+    sa = scapy_sa(suite, 0x4242, "tunnel", 4)
+    for f in r.frames:
+        assert scapy_decrypt(sa, suite, f, 0, False) == UDP41
+
+
+def test_decrypt_hard_packets_drops_the_rest(tmp_path):
+    """Inbound hard-packets=3 on 10 valid packets from Scapy (seq 1..10,
+    one burst): 3 decrypted, 7 dropped as 'lifetime'."""
+    suite = "chacha20-poly1305"
+    sa = scapy_sa(suite, 0x4242, "tunnel", 4)
+    esp = [scapy_encrypt(sa, suite, UDP41, seq, False)
+           for seq in range(1, 11)]
+    s = spec(suite, 0x4242, "tunnel", 4, extra="hard-packets=3")
+    r = run_espcap(tmp_path, "decrypt", [s], esp)
+    assert r.rc == 1
+    assert "espcap: 10 packets, 3 ok, 7 dropped (lifetime: 7)" in r.stderr
+    assert r.frames == [UDP41] * 3
+
+
+def test_decrypt_hard_packets_across_bursts(tmp_path):
+    """40 packets are two bursts (32 + 8): whatever the first burst let
+    through, hard-packets=3 stops the SA before the second one."""
+    suite = "aes-gcm-128"
+    sa = scapy_sa(suite, 0x4242, "tunnel", 4)
+    esp = [scapy_encrypt(sa, suite, UDP41, seq, False)
+           for seq in range(1, 41)]
+    s = spec(suite, 0x4242, "tunnel", 4, extra="hard-packets=3")
+    r = run_espcap(tmp_path, "decrypt", [s], esp)
+    assert r.rc == 1
+    n, ok, passed, dropped, reasons = r.summary()
+    assert (n, passed, ok + dropped) == (40, 0, 40)
+    assert 3 <= ok <= 32
+    assert reasons == {"lifetime": dropped}
+
+
+def test_encrypt_hard_bytes(tmp_path):
+    """hard-bytes counts inner bytes: exactly three 41-byte packets fit in
+    123, the fourth finds the limit reached."""
+    s = spec("aes-cbc-128", 0x4242, "tunnel", 4,
+             extra="soft-bytes=100,hard-bytes=%d" % (3 * len(UDP41)))
+    r = run_espcap(tmp_path, "encrypt", [s], [UDP41] * 10)
+    assert r.rc == 1
+    assert r.summary() == (10, 3, 0, 7, {"lifetime": 7})
+    assert [esp_seq(f) for f in r.frames] == [1, 2, 3]
+
+
+def test_seconds_lifetimes_have_no_effect_in_espcap(tmp_path):
+    """espcap has no clock (now = 0): hard-seconds=1 never expires."""
+    s = spec("aes-gcm-128", 0x4242, "tunnel", 4,
+             extra="soft-seconds=1,hard-seconds=2")
+    r = run_espcap(tmp_path, "encrypt", [s], [UDP41] * 10)
+    assert r.rc == 0, r.stderr
+    assert r.summary() == (10, 10, 0, 0, {})
+
+
+# --- encapsulation mismatch ------------------------------------------------
+
+@pytest.mark.parametrize("sent_udp", [True, False],
+                         ids=["udp-to-raw-sa", "raw-to-udp-sa"])
+def test_encap_mismatch_is_dropped(tmp_path, sent_udp):
+    """ESP whose encapsulation (RFC 3948 UDP or raw protocol 50) differs
+    from the SA's is dropped as 'encap'; the same packets decrypt with the
+    SA that matches them, so nothing else is wrong with them."""
+    plain = inner_packets(4)
+    enc = spec("aes-gcm-128", 0x4242, "tunnel", 4, udp=sent_udp)
+    other = spec("aes-gcm-128", 0x4242, "tunnel", 4, udp=not sent_udp)
+    e = run_espcap(tmp_path, "encrypt", [enc], plain, name="e")
+    assert e.rc == 0, e.stderr
+    assert all((f[9] == 17) == sent_udp for f in e.frames)
+    same = run_espcap(tmp_path, "decrypt", [enc], e.frames, name="same")
+    assert same.rc == 0, same.stderr
+    assert same.frames == plain
+    r = run_espcap(tmp_path, "decrypt", [other], e.frames, name="d")
+    assert r.rc == 1
+    n = len(plain)
+    assert ("espcap: %d packets, 0 ok, %d dropped (encap: %d)" % (n, n, n)
+            in r.stderr)
+    assert r.frames == []
+
+
 # --- usage and SA spec errors ----------------------------------------------
 
 GCM = SUITES["aes-gcm-128"][0]
@@ -299,6 +403,11 @@ SPEC_ERRORS = [
     ("spi=4096," + GCM + "," + TUN + ",spi=4097", "spi: given twice"),
     ("spi=4096," + GCM + "," + TUN + ",colour=red", "unknown field 'colour'"),
     ("spi=4096,," + GCM + "," + TUN, "field 2 is empty"),
+    ("spi=4096," + GCM + "," + TUN + ",soft-packets=100,hard-packets=50",
+     "soft-packets: 100 is not below hard-packets 50"),
+    ("spi=4096," + GCM + "," + TUN + ",hard-bytes=1000,soft-bytes=1000",
+     "soft-bytes: 1000 is not below hard-bytes 1000"),
+    ("spi=4096," + GCM + "," + TUN + ",hard-seconds=ten", "hard-seconds:"),
 ]
 
 

@@ -104,6 +104,70 @@ test_good(void)
     CHECK_EQ(p.iv_len, 8);
     CHECK(p.iv && p.iv[7] == 8);
     esp_spec_keys_wipe(&k);
+
+    test_case = "no lifetimes by default";
+    CHECK_EQ(esp_spec_parse("spi=4097,aead=aes-gcm-128," GCM128, &p, &k,
+                            ESP_DIR_IN, err, sizeof err), 0);
+    CHECK_EQ(p.soft.packets | p.soft.bytes | p.soft.seconds, 0);
+    CHECK_EQ(p.hard.packets | p.hard.bytes | p.hard.seconds, 0);
+    CHECK_EQ(p.now, 0);
+    esp_spec_keys_wipe(&k);
+}
+
+/* 1b. Lifetime fields: each lands in its own member, exactly. */
+static void
+test_lifetimes(void)
+{
+    static const struct {
+        const char *fields;
+        enum esp_dir dir;
+        struct esp_lifetime soft, hard;
+    } cases[] = {
+        { "hard-packets=6", ESP_DIR_OUT, { 0, 0, 0 }, { 6, 0, 0 } },
+        { "soft-packets=1,hard-packets=2", ESP_DIR_IN,
+          { 1, 0, 0 }, { 2, 0, 0 } },
+        { "soft-bytes=1000000,hard-bytes=0x100000", ESP_DIR_OUT,
+          { 0, 1000000, 0 }, { 0, 0x100000, 0 } },
+        { "soft-seconds=3600,hard-seconds=4000", ESP_DIR_IN,
+          { 0, 0, 3600 }, { 0, 0, 4000 } },
+        /* A soft limit alone, or beside a hard limit of 0 (none). */
+        { "soft-bytes=5,hard-bytes=0", ESP_DIR_OUT,
+          { 0, 5, 0 }, { 0, 0, 0 } },
+        /* Limits of different kinds are not compared with each other. */
+        { "soft-packets=500,hard-bytes=10,hard-seconds=1", ESP_DIR_IN,
+          { 500, 0, 0 }, { 0, 10, 1 } },
+        { "hard-packets=18446744073709551615,"
+          "soft-packets=18446744073709551614", ESP_DIR_OUT,
+          { UINT64_MAX - 1, 0, 0 }, { UINT64_MAX, 0, 0 } },
+        { "soft-packets=1,hard-packets=2,soft-bytes=3,hard-bytes=4,"
+          "soft-seconds=5,hard-seconds=6", ESP_DIR_OUT,
+          { 1, 3, 5 }, { 2, 4, 6 } },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct esp_sa_params p;
+        struct esp_spec_keys k;
+        char spec[512], err[256] = "", name[32];
+
+        snprintf(name, sizeof name, "lifetime %zu", i);
+        test_case = name;
+        snprintf(spec, sizeof spec, "spi=0x1001,src=192.0.2.1,"
+                 "dst=192.0.2.2,aead=aes-gcm-128," GCM128 ",%s",
+                 cases[i].fields);
+        CHECK_EQ(esp_spec_parse(spec, &p, &k, cases[i].dir, err,
+                                sizeof err), 0);
+        if (err[0] && strcmp(err, "(no error)")) {
+            printf("  message: %s\n", err);
+        }
+        CHECK(p.soft.packets == cases[i].soft.packets);
+        CHECK(p.soft.bytes == cases[i].soft.bytes);
+        CHECK(p.soft.seconds == cases[i].soft.seconds);
+        CHECK(p.hard.packets == cases[i].hard.packets);
+        CHECK(p.hard.bytes == cases[i].hard.bytes);
+        CHECK(p.hard.seconds == cases[i].hard.seconds);
+        CHECK_EQ(p.now, 0);
+        esp_spec_keys_wipe(&k);
+    }
 }
 
 /* 2. Bad specs: the message names the field, never echoes key bytes. */
@@ -140,6 +204,32 @@ test_bad(void)
           "bogus" },
         { "spi=0x1001,aead=aes-gcm-128," GCM128 ",seq=4294967296",
           ESP_DIR_IN, "seq" },
+        /* Lifetimes: soft must be below hard, whole message checked. */
+        { "spi=0x1001,aead=aes-gcm-128," GCM128 ",soft-packets=100,"
+          "hard-packets=50", ESP_DIR_IN,
+          "soft-packets: 100 is not below hard-packets 50" },
+        { "spi=0x1001,aead=aes-gcm-128," GCM128 ",hard-packets=7,"
+          "soft-packets=7", ESP_DIR_IN,
+          "soft-packets: 7 is not below hard-packets 7" },
+        { "spi=0x1001,aead=aes-gcm-128," GCM128 ",soft-bytes=2000,"
+          "hard-bytes=1999", ESP_DIR_IN,
+          "soft-bytes: 2000 is not below hard-bytes 1999" },
+        { "spi=0x1001,aead=aes-gcm-128," GCM128 ",soft-seconds=60,"
+          "hard-seconds=60", ESP_DIR_IN,
+          "soft-seconds: 60 is not below hard-seconds 60" },
+        /* Not a number, negative, empty, too large, given twice. */
+        { "spi=0x1001,aead=aes-gcm-128," GCM128 ",hard-packets=ten",
+          ESP_DIR_IN, "hard-packets: 'ten' is not" },
+        { "spi=0x1001,aead=aes-gcm-128," GCM128 ",soft-bytes=-1",
+          ESP_DIR_IN, "soft-bytes: '-1' is not" },
+        { "spi=0x1001,aead=aes-gcm-128," GCM128 ",hard-bytes=1e6",
+          ESP_DIR_IN, "hard-bytes: '1e6' is not" },
+        { "spi=0x1001,aead=aes-gcm-128," GCM128 ",soft-seconds=",
+          ESP_DIR_IN, "soft-seconds: empty value" },
+        { "spi=0x1001,aead=aes-gcm-128," GCM128 ",hard-seconds="
+          "18446744073709551616", ESP_DIR_IN, "hard-seconds:" },
+        { "spi=0x1001,aead=aes-gcm-128," GCM128 ",hard-packets=5,"
+          "hard-packets=6", ESP_DIR_IN, "hard-packets: given twice" },
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -164,6 +254,7 @@ int
 main(void)
 {
     test_good();
+    test_lifetimes();
     test_bad();
     return test_summary("test-esp-spec");
 }

@@ -124,6 +124,8 @@ check-valgrind: $(addprefix $(B)/tests/,$(UNIT_NAMES))
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
 -include ovs-patches/ovs.mk
+-include offload/offload.mk
+-include controller/controller.mk
 
 check: all
 	$(MAKE) check-unit

@@ -36,7 +36,8 @@ UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
 .PHONY: all deps check check-unit check-asan check-valgrind check-interop \
 	check-fuzz \
 	bench fuzz clean demo
-all: $(B)/libespdp.a $(B)/espcap $(addprefix $(B)/tests/,$(UNIT_NAMES)) ovs
+all: $(B)/libespdp.a $(B)/espcap $(addprefix $(B)/tests/,$(UNIT_NAMES)) \
+	offload ovs
 
 deps:
 	@if dpkg-query -W -f='$${Status}\n' $(DEB_PACKAGES) 2>/dev/null \
@@ -133,6 +134,8 @@ check: all
 	$(MAKE) check-valgrind
 	$(MAKE) check-interop
 	$(MAKE) check-fuzz
+	$(MAKE) check-offload
+	$(MAKE) check-offload-asan
 	$(MAKE) check-ovs
 	$(MAKE) demo
 	@echo "check: all suites passed"

@@ -1,0 +1,109 @@
+/*
+ * A software model of an inline-IPsec-capable NIC, for tests.
+ *
+ * The model is an rte_security context whose ops are the real
+ * struct rte_security_ops of rte_security_driver.h: capabilities_get
+ * advertises a configurable algorithm list, session_create/destroy fill
+ * and empty an SA table of configurable size, set_pkt_metadata tags an
+ * mbuf with its session, session_get_size and session_stats_get do what a
+ * PMD's do.  secmodel_attach() puts the model behind an ethdev port id
+ * through the dpdk provider's one seam, so the provider runs exactly the
+ * code it runs against a NIC.
+ *
+ * The model validates every session against its own capabilities
+ * independently of the provider's matching, so a provider that asked for
+ * something not advertised fails here, visibly (counter 'rejected').
+ *
+ * Not yet: the crypto itself (ethdev RX/TX callbacks that encrypt and
+ * decrypt with OpenSSL, independent of the datapath engine).  See
+ * docs/offload.md.
+ */
+#ifndef SEC_MODEL_H
+#define SEC_MODEL_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rte_mbuf;
+struct rte_security_ctx;
+struct secmodel;
+
+/* Algorithms the model can advertise (bits of secmodel_config.algs). */
+enum secmodel_alg {
+    SECMODEL_AES_GCM_128 = 1 << 0,
+    SECMODEL_AES_GCM_256 = 1 << 1,
+    SECMODEL_CHACHA20_POLY1305 = 1 << 2,
+    SECMODEL_AES_CBC_128_HMAC_SHA256 = 1 << 3,
+    SECMODEL_AES_CBC_256_HMAC_SHA256 = 1 << 4,
+};
+
+/* Actions the model can advertise (bits of secmodel_config.actions). */
+enum secmodel_action {
+    SECMODEL_INLINE_CRYPTO = 1 << 0,
+    SECMODEL_INLINE_PROTOCOL = 1 << 1,
+};
+
+struct secmodel_config {
+    unsigned int sa_table_size; /* Most live sessions (both directions). */
+    uint32_t actions;           /* enum secmodel_action bits. */
+    uint32_t algs;              /* enum secmodel_alg bits. */
+    bool egress, ingress;       /* Directions advertised. */
+    bool tunnel, transport;     /* Modes advertised. */
+    bool esn;                   /* options.esn */
+    bool udp_encap;             /* options.udp_encap */
+    uint32_t replay_win_max;    /* replay_win_sz_max (inline protocol). */
+    bool copy_df, copy_dscp, ecn;       /* Inline protocol options. */
+    bool fail_create;           /* Every session_create fails (-EIO). */
+};
+
+struct secmodel_counters {
+    unsigned int live;          /* Sessions in the SA table now. */
+    uint64_t created, destroyed;
+    uint64_t table_full;        /* session_create refused: table full. */
+    uint64_t rejected;          /* session_create refused: not advertised
+                                 * or malformed (a provider bug). */
+    uint64_t failed;            /* session_create failed: 'fail_create'. */
+    uint64_t metadata_set;      /* set_pkt_metadata calls. */
+};
+
+/* A model with 'cfg' (copied).  Needs the EAL (the mbuf dynamic field).
+ * Returns null on ENOMEM or if the dynamic field cannot be registered. */
+struct secmodel *secmodel_create(const struct secmodel_config *cfg);
+/* Frees the model.  Sessions still live are leaked on purpose and
+ * reported: returns the number of live sessions (0 is the right
+ * answer). */
+unsigned int secmodel_destroy(struct secmodel *);
+
+struct rte_security_ctx *secmodel_ctx(struct secmodel *);
+void secmodel_get_counters(const struct secmodel *,
+                           struct secmodel_counters *);
+
+/* Makes ipsec_offload_dpdk_get_sec_ctx('port_id') return the model's
+ * context.  Other ports still go to rte_eth_dev_get_sec_ctx().  Returns 0
+ * or ENOSPC.  secmodel_detach_all() undoes every attach. */
+int secmodel_attach(struct secmodel *, uint16_t port_id);
+void secmodel_detach_all(void);
+
+/* The session set_pkt_metadata() stored in 'm', or null. */
+void *secmodel_mbuf_session(const struct rte_mbuf *m);
+
+/* Raises an RTE_ETH_EVENT_IPSEC event of 'subtype' (enum
+ * rte_eth_event_ipsec_subtype) for 'sess' on 'port_id', as a PMD would
+ * through rte_eth_dev_callback_process(): here straight to the dpdk
+ * provider's handler.  Returns the handler's result. */
+int secmodel_raise_event(struct secmodel *, uint16_t port_id, void *sess,
+                         int subtype);
+
+/* Adds to a session's counters (what the RX/TX callbacks will do). */
+void secmodel_account(void *sess, bool egress, uint64_t packets,
+                      uint64_t bytes, uint64_t errors);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* sec-model.h */

@@ -16,7 +16,7 @@ DEB_PACKAGES := build-essential clang-14 libclang-rt-14-dev pkg-config \
 	libipsec-mb-dev libssl-dev libpcap-dev libdpdk-dev \
 	python3-pytest python3-scapy python3-cryptography \
 	gnuplot-nox tcpdump iproute2 ethtool valgrind \
-	openvswitch-source autoconf automake libtool
+	openvswitch-source autoconf automake libtool libyaml-dev
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2
@@ -37,7 +37,7 @@ UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
 	check-fuzz \
 	bench fuzz clean demo
 all: $(B)/libespdp.a $(B)/espcap $(addprefix $(B)/tests/,$(UNIT_NAMES)) \
-	offload ovs
+	offload controller ovs
 
 deps:
 	@if dpkg-query -W -f='$${Status}\n' $(DEB_PACKAGES) 2>/dev/null \
@@ -136,6 +136,7 @@ check: all
 	$(MAKE) check-fuzz
 	$(MAKE) check-offload
 	$(MAKE) check-offload-asan
+	$(MAKE) check-controller
 	$(MAKE) check-ovs
 	$(MAKE) demo
 	@echo "check: all suites passed"

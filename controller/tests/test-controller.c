@@ -1,0 +1,336 @@
+/*
+ * Unit tests of the policy compiler: SA pairs are consistent and accepted
+ * by the engine's own spec parser, SPIs are unique, keys are fresh, never
+ * printed, and wiped before their memory is freed.  Run from the top of
+ * the repository (it reads docs/examples/).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "compile.h"
+#include "esp-spec.h"
+#include "policy.h"
+
+static int passed, failed;
+
+static void __attribute__((format(printf, 2, 3)))
+check(bool ok, const char *fmt, ...)
+{
+    if (ok) {
+        passed++;
+        return;
+    }
+    va_list args;
+    va_start(args, fmt);
+    printf("FAIL: ");
+    vprintf(fmt, args);
+    putchar('\n');
+    va_end(args);
+    failed++;
+}
+
+static const char *const examples[] = {
+    "docs/examples/two-sites.yaml",
+    "docs/examples/dc-and-cloud.yaml",
+};
+
+static struct ctl_policy *
+load(const char *file)
+{
+    struct ctl_policy *pol;
+    struct ctl_errors errors;
+    int error = ctl_policy_load(file, false, &pol, &errors);
+    check(!error, "%s: load failed (%d)", file, error);
+    for (size_t i = 0; i < errors.n; i++) {
+        printf("  %s\n", errors.msgs[i]);
+    }
+    ctl_errors_destroy(&errors);
+    return pol;
+}
+
+static struct ctl_state *
+compile(const struct ctl_policy *pol, bool seeded, uint64_t seed)
+{
+    struct ctl_compile_options opts = { .seeded = seeded, .seed = seed };
+    struct ctl_state *st;
+    int error = ctl_compile(pol, &opts, &st);
+    check(!error, "%s: compile failed (%d)", pol->file, error);
+    return error ? NULL : st;
+}
+
+static char *
+print(const struct ctl_state *st, size_t *lenp)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ctl_state_print(st, f);
+    fclose(f);
+    if (lenp) {
+        *lenp = len;
+    }
+    return text;
+}
+
+/* Finds the SA at the other end of 'sa' (same SPI, other direction, on
+ * another site), or NULL. */
+static const struct ctl_sa *
+peer_of(const struct ctl_state *st, const struct ctl_site_state *self,
+        const struct ctl_sa *sa)
+{
+    const struct ctl_sa *found = NULL;
+    int n = 0;
+    for (size_t i = 0; i < st->n_sites; i++) {
+        const struct ctl_site_state *ss = &st->sites[i];
+        for (size_t j = 0; ss != self && j < ss->n_sas; j++) {
+            if (ss->sas[j].spi == sa->spi
+                && ss->sas[j].inbound != sa->inbound) {
+                found = &ss->sas[j];
+                n++;
+            }
+        }
+    }
+    return n == 1 ? found : NULL;
+}
+
+/* The SAs of one compiled policy: pairs match, SPIs are unique and legal,
+ * keys have the suite's length, and the engine's parser accepts each SA
+ * exactly as it will be handed to ovs-vswitchd. */
+static void
+test_pairs(const char *file, const struct ctl_state *st)
+{
+    size_t n_sas = 0;
+    for (size_t i = 0; i < st->n_sites; i++) {
+        const struct ctl_site_state *ss = &st->sites[i];
+        for (size_t j = 0; j < ss->n_sas; j++) {
+            const struct ctl_sa *sa = &ss->sas[j];
+            n_sas++;
+            check(sa->spi >= CTL_SPI_MIN, "%s: %s: SPI 0x%08x below 256",
+                  file, ss->name, sa->spi);
+            for (size_t k = 0; k < j; k++) {
+                check(ss->sas[k].spi != sa->spi, "%s: %s: SPI 0x%08x used "
+                      "twice", file, ss->name, sa->spi);
+            }
+
+            const struct ctl_sa *peer = peer_of(st, ss, sa);
+            check(peer != NULL, "%s: %s: SA 0x%08x has no single peer",
+                  file, ss->name, sa->spi);
+            if (peer) {
+                check(peer->key_len == sa->key_len
+                      && !memcmp(peer->key, sa->key, sa->key_len),
+                      "%s: %s: SA 0x%08x key differs from its peer's",
+                      file, ss->name, sa->spi);
+                check(!memcmp(&peer->src, &sa->src, sizeof sa->src)
+                      && !memcmp(&peer->dst, &sa->dst, sizeof sa->dst),
+                      "%s: %s: SA 0x%08x addresses differ from its peer's",
+                      file, ss->name, sa->spi);
+            }
+
+            size_t auth_len;
+            size_t key_len = ctl_suite_key_len(sa->suite, &auth_len);
+            check(sa->key_len == key_len + auth_len, "%s: SA 0x%08x: key "
+                  "length %zu", file, sa->spi, sa->key_len);
+
+            /* The other direction of the same link has another key. */
+            for (size_t k = 0; k < ss->n_sas; k++) {
+                const struct ctl_sa *o = &ss->sas[k];
+                if (o->link == sa->link && o->inbound != sa->inbound) {
+                    check(memcmp(o->key, sa->key, sa->key_len) != 0,
+                          "%s: SA 0x%08x: both directions share a key",
+                          file, sa->spi);
+                }
+            }
+
+            char spec[1024];
+            char err[256] = "";
+            struct esp_sa_params params;
+            struct esp_spec_keys keys;
+            check(ctl_sa_format_secret(sa, spec, sizeof spec),
+                  "%s: SA 0x%08x: spec too long", file, sa->spi);
+            int error = esp_spec_parse(spec, &params, &keys,
+                                       sa->inbound ? ESP_DIR_IN
+                                       : ESP_DIR_OUT, err, sizeof err);
+            explicit_bzero(spec, sizeof spec);
+            esp_spec_keys_wipe(&keys);
+            check(!error, "%s: %s SA 0x%08x refused by esp_spec_parse: %s",
+                  file, ss->name, sa->spi, err);
+        }
+    }
+    check(n_sas == 4 * st->policy->n_links, "%s: %zu SAs for %zu links",
+          file, n_sas, st->policy->n_links);
+}
+
+/* True if 'text' contains any 8-byte run of 'key', raw or in hex. */
+static bool
+leaks(const char *text, size_t len, const uint8_t *key, size_t key_len)
+{
+    for (size_t off = 0; off + 8 <= key_len; off++) {
+        char lower[17], upper[17];
+        for (size_t i = 0; i < 8; i++) {
+            snprintf(lower + 2 * i, 3, "%02x", key[off + i]);
+            snprintf(upper + 2 * i, 3, "%02X", key[off + i]);
+        }
+        if (memmem(text, len, key + off, 8) || strstr(text, lower)
+            || strstr(text, upper)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+test_no_keys_printed(const char *file, const struct ctl_state *st)
+{
+    size_t len;
+    char *text = print(st, &len);
+    size_t n_keys = 0;
+    for (size_t i = 0; i < st->n_sites; i++) {
+        const struct ctl_site_state *ss = &st->sites[i];
+        for (size_t j = 0; j < ss->n_sas; j++) {
+            check(!leaks(text, len, ss->sas[j].key, ss->sas[j].key_len),
+                  "%s: key of SA 0x%08x appears in the output", file,
+                  ss->sas[j].spi);
+            n_keys++;
+
+            char spec[1024];
+            ctl_sa_format(&ss->sas[j], spec, sizeof spec);
+            check(strstr(spec, "=<redacted>") && !strstr(spec, "key=0x"),
+                  "%s: SA 0x%08x: spec not redacted", file, ss->sas[j].spi);
+        }
+    }
+    check(n_keys > 0 && strstr(text, "key=<redacted>") != NULL,
+          "%s: no redacted keys in the output", file);
+    free(text);
+}
+
+static void
+test_determinism(const char *file, const struct ctl_policy *pol)
+{
+    struct ctl_state *a = compile(pol, true, 42);
+    struct ctl_state *b = compile(pol, true, 42);
+    struct ctl_state *c = compile(pol, true, 43);
+    if (!a || !b || !c) {
+        goto out;
+    }
+    char *ta = print(a, NULL), *tb = print(b, NULL), *tc = print(c, NULL);
+    check(!strcmp(ta, tb), "%s: same seed, different output", file);
+    check(strcmp(ta, tc) != 0, "%s: different seeds, same SPIs", file);
+    free(ta);
+    free(tb);
+    free(tc);
+
+    /* The seed picks SPIs only: keys come from getrandom() every time. */
+    const struct ctl_sa *sa = &a->sites[0].sas[0];
+    const struct ctl_sa *sb = &b->sites[0].sas[0];
+    check(sa->spi == sb->spi && memcmp(sa->key, sb->key, sa->key_len),
+          "%s: keys repeat across compilations with the same seed", file);
+out:
+    ctl_state_destroy(a);
+    ctl_state_destroy(b);
+    ctl_state_destroy(c);
+}
+
+static size_t wiped, not_wiped;
+
+static void
+wipe_hook(const uint8_t *key, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len && !key[i]; i++) {
+        continue;
+    }
+    if (i == len) {
+        wiped++;
+    } else {
+        not_wiped++;
+    }
+}
+
+static void
+test_keys_wiped(const char *file, const struct ctl_policy *pol)
+{
+    struct ctl_state *st = compile(pol, false, 0);
+    if (!st) {
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_sites; i++) {
+        n += st->sites[i].n_sas;
+    }
+    wiped = not_wiped = 0;
+    ctl_key_free_hook = wipe_hook;
+    ctl_state_destroy(st);
+    ctl_key_free_hook = NULL;
+    check(wiped == n && !not_wiped, "%s: %zu of %zu keys wiped before free "
+          "(%zu not)", file, wiped, n, not_wiped);
+}
+
+static void
+test_prefixes(void)
+{
+    static const struct {
+        const char *a, *b;
+        bool overlap;
+    } cases[] = {
+        { "10.1.0.0/24", "10.1.0.0/24", true },
+        { "10.1.0.0/24", "10.1.0.128/25", true },
+        { "10.1.0.0/16", "10.1.255.0/24", true },
+        { "10.1.0.0/24", "10.1.1.0/24", false },
+        { "0.0.0.0/0", "192.0.2.1/32", true },
+        { "10.1.0.0/24", "fd00::/8", false },
+        { "fd00:1::/48", "fd00:1:0:1::/64", true },
+        { "fd00:1::/48", "fd00:2::/48", false },
+        { "10.1.0.0/23", "10.1.1.0/24", true },
+        { "10.1.0.0/24", "10.1.0.255/32", true },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ctl_prefix p[2];
+        const char *s[2] = { cases[i].a, cases[i].b };
+        for (int k = 0; k < 2; k++) {
+            char buf[64];
+            strcpy(buf, s[k]);
+            char *slash = strchr(buf, '/');
+            *slash = '\0';
+            memset(&p[k], 0, sizeof p[k]);
+            p[k].addr.family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+            inet_pton(p[k].addr.family, buf, p[k].addr.bytes);
+            p[k].plen = atoi(slash + 1);
+        }
+        check(ctl_prefix_overlap(&p[0], &p[1]) == cases[i].overlap
+              && ctl_prefix_overlap(&p[1], &p[0]) == cases[i].overlap,
+              "prefix case %zu: %s vs %s: expected %s", i + 1, s[0], s[1],
+              cases[i].overlap ? "overlap" : "disjoint");
+    }
+}
+
+int
+main(void)
+{
+    test_prefixes();
+    for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++) {
+        struct ctl_policy *pol = load(examples[i]);
+        if (!pol) {
+            continue;
+        }
+        struct ctl_state *seeded = compile(pol, true, 1);
+        struct ctl_state *random = compile(pol, false, 0);
+        if (seeded && random) {
+            test_pairs(examples[i], seeded);
+            test_pairs(examples[i], random);
+            test_no_keys_printed(examples[i], seeded);
+            test_no_keys_printed(examples[i], random);
+        }
+        ctl_state_destroy(seeded);
+        ctl_state_destroy(random);
+        test_determinism(examples[i], pol);
+        test_keys_wiped(examples[i], pol);
+        ctl_policy_destroy(pol);
+    }
+    printf("test-controller: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

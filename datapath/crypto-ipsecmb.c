@@ -556,6 +556,26 @@ data_in_auth(const struct esp_crypto_op *op)
             && op->data_len <= op->auth_len - (d - a));
 }
 
+/* Tags of AEAD jobs: written to the ICV (encrypt) or compared with it in
+ * constant time (decrypt). */
+static void
+aead_job_results(struct esp_crypto_op *ops[], const uint8_t idx[],
+                 unsigned int m, const struct burst_scratch *s, bool enc)
+{
+    for (unsigned int j = 0; j < m; j++) {
+        struct esp_crypto_op *op = ops[idx[j]];
+
+        if (op->status) {
+            continue;
+        }
+        if (enc) {
+            memcpy(op->icv, s->tag[idx[j]], ESP_ICV_LEN);
+        } else if (icv_diff(op->icv, s->tag[idx[j]])) {
+            op->status = EBADMSG;
+        }
+    }
+}
+
 static void
 mb_burst(struct esp_crypto_op *ops[], unsigned int n, bool enc)
 {
@@ -574,8 +594,39 @@ mb_burst(struct esp_crypto_op *ops[], unsigned int n, bool enc)
     if (!n) {
         return;
     }
-    mgr = get_mgr();
     cbc = ops[0]->ctx && is_cbc(((const struct mb_ctx *) ops[0]->ctx)->suite);
+    if (!cbc && mb_submit_mode == MB_SUBMIT_DEFAULT) {
+        /* The common case, one pass: AES-GCM straight to the direct
+         * functions, which need no manager; anything else (ChaCha20-
+         * Poly1305) collected for jobs. */
+        for (unsigned int i = 0; i < n; i++) {
+            struct esp_crypto_op *op = ops[i];
+
+            if (!aead_op_ok(op)) {
+                op->status = EINVAL;
+            } else if (((const struct mb_ctx *) op->ctx)->gcm_enc) {
+                op->status = 0;
+                gcm_direct(op, enc);
+            } else {
+                op->status = 0;
+                idx[m++] = i;
+            }
+        }
+        if (!m) {
+            return;
+        }
+        mgr = get_mgr();
+        if (!mgr) {
+            for (unsigned int j = 0; j < m; j++) {
+                ops[idx[j]]->status = ENOMEM;
+            }
+            return;
+        }
+        run_jobs(mgr, enc ? JOB_AEAD_ENC : JOB_AEAD_DEC, ops, idx, m, &s);
+        aead_job_results(ops, idx, m, &s, enc);
+        return;
+    }
+    mgr = get_mgr();
     for (unsigned int i = 0; i < n; i++) {
         struct esp_crypto_op *op = ops[i];
 
@@ -610,18 +661,7 @@ mb_burst(struct esp_crypto_op *ops[], unsigned int n, bool enc)
             }
         }
         run_jobs(mgr, enc ? JOB_AEAD_ENC : JOB_AEAD_DEC, ops, idx, m, &s);
-        for (unsigned int j = 0; j < m; j++) {
-            struct esp_crypto_op *op = ops[idx[j]];
-
-            if (op->status) {
-                continue;
-            }
-            if (enc) {
-                memcpy(op->icv, s.tag[idx[j]], ESP_ICV_LEN);
-            } else if (icv_diff(op->icv, s.tag[idx[j]])) {
-                op->status = EBADMSG;
-            }
-        }
+        aead_job_results(ops, idx, m, &s, enc);
         return;
     }
 

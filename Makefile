@@ -16,7 +16,7 @@ DEB_PACKAGES := build-essential clang-14 libclang-rt-14-dev pkg-config \
 	libipsec-mb-dev libssl-dev libpcap-dev libdpdk-dev \
 	python3-pytest python3-scapy python3-cryptography \
 	gnuplot-nox tcpdump iproute2 ethtool valgrind \
-	openvswitch-source autoconf automake libtool libyaml-dev
+	openvswitch-source autoconf automake libtool libyaml-dev iputils-ping
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2
@@ -138,6 +138,7 @@ check: all
 	$(MAKE) check-offload-asan
 	$(MAKE) check-controller
 	$(MAKE) check-ovs
+	$(MAKE) check-ovs-system
 	$(MAKE) demo
 	@echo "check: all suites passed"
 

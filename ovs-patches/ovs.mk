@@ -5,6 +5,9 @@
 #                    then build incrementally
 #   make check-ovs   the autotests the series adds (keyword "ipsec") and the
 #                    existing tunnel_push_pop ones, to show no regression
+#   make check-ovs-system
+#                    system tests in network namespaces (tests/ovs/*.sh,
+#                    root): two sites, real ovs-vswitchd, ESP on the wire
 #   make clean-ovs   forget the OVS tree (the next "make ovs" starts over)
 #
 # Layout: $(B)/ovs/src is the patched source tree, configured and built in
@@ -41,9 +44,9 @@ OVS_SUBMAKE = $(MAKE) -C $(OVS_SRC) \
 # Autotest flags for check-ovs: several -k are or'ed.
 OVS_TESTSUITEFLAGS ?= -j$(OVS_JOBS)
 OVS_TEST_KEYWORDS ?= -k ipsec -k tunnel_push_pop -k tunnel_push_pop_ipv6 \
-	-k unixctl -k JSON-RPC
+	-k unixctl -k JSON-RPC -k datapath,parsing,formatting
 
-.PHONY: ovs check-ovs clean-ovs
+.PHONY: ovs check-ovs check-ovs-system clean-ovs
 
 # Reconfigure when the configure flags change, not on every edit of this
 # file: the flags are kept in a file rewritten only when they differ.
@@ -82,9 +85,21 @@ ovs: $(OVS_DIR)/configured.stamp $(OVS_ESPDP_LIB)
 	fi
 	+$(OVS_SUBMAKE) --no-print-directory
 
-check-ovs: ovs
+# The ESP tunnel port cases (tests/ipsec.at) make and check ESP frames with
+# espcap; the testsuite takes its path as a variable and skips them without.
+check-ovs: ovs $(B)/espcap
 	+$(OVS_SUBMAKE) --no-print-directory check \
-	    TESTSUITEFLAGS='$(OVS_TESTSUITEFLAGS) $(OVS_TEST_KEYWORDS)'
+	    TESTSUITEFLAGS='$(OVS_TESTSUITEFLAGS) $(OVS_TEST_KEYWORDS) \
+	    ESPCAP=$(CURDIR)/$(B)/espcap'
+
+# Each script is a self-contained test (see its header) that cleans up
+# after itself; they run one after the other.
+OVS_SYSTEM_TESTS := $(sort $(wildcard tests/ovs/*.sh))
+check-ovs-system: ovs
+	@set -e; for t in $(OVS_SYSTEM_TESTS); do \
+	    echo "system test: $$t"; \
+	    $$t $(OVS_SRC); \
+	done
 
 clean-ovs:
 	rm -rf $(OVS_DIR)

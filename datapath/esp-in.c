@@ -144,6 +144,19 @@ struct last_lookup {
     struct esp_addr dst;
 };
 
+/* Compares only the bytes parse_outer() wrote, at the width it wrote
+ * them: a wider load of a freshly written address stalls on store
+ * forwarding. */
+static inline bool
+same_dst(const struct esp_addr *a, const struct esp_addr *b)
+{
+    if (a->family != b->family) {
+        return false;
+    }
+    return a->family == AF_INET ? a->v4.s_addr == b->v4.s_addr
+                                : !memcmp(&a->v6, &b->v6, sizeof a->v6);
+}
+
 static enum esp_verdict
 prepare(struct esp_sad *sad, struct esp_buf *b, struct in_state *st,
         struct esp_crypto_op *op, uint8_t *aad, uint64_t now,
@@ -156,7 +169,6 @@ prepare(struct esp_sad *sad, struct esp_buf *b, struct in_state *st,
     uint32_t esp_len;
 
     st->sa = NULL;
-    memset(&dst, 0, sizeof dst);    /* Compared whole with memcmp(). */
     v = parse_outer(b, st, &dst);
     if (v != ESP_OK) {
         return v;
@@ -164,7 +176,7 @@ prepare(struct esp_sad *sad, struct esp_buf *b, struct in_state *st,
     esp = b->base + b->off + st->esp_off;
     esp_len = b->len - st->esp_off;
     if (last->sa && last->spi == get_be32(esp)
-        && !memcmp(&last->dst, &dst, sizeof dst)) {
+        && same_dst(&last->dst, &dst)) {
         sa = last->sa;          /* Same SA as the packet before. */
     } else {
         sa = esp_sad_lookup(sad, get_be32(esp), &dst);

@@ -139,6 +139,7 @@ check: all
 	$(MAKE) check-controller
 	$(MAKE) check-ovs
 	$(MAKE) check-ovs-system
+	$(MAKE) check-controller-system
 	$(MAKE) demo
 	@echo "check: all suites passed"
 

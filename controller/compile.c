@@ -156,14 +156,15 @@ add_option(struct ctl_port *port, const char *key, char *value)
 }
 
 static void
-add_flow(struct ctl_site_state *ss, uint64_t cookie, unsigned int priority,
-         char *match, char *actions)
+add_flow_table(struct ctl_site_state *ss, unsigned int table, uint64_t cookie,
+               unsigned int priority, char *match, char *actions)
 {
     /* A site-wide flow may be asked for by several links (two links to
      * the same remote subnet from different local subnets): keep one. */
     for (size_t i = 0; i < ss->n_flows; i++) {
         struct ctl_flow *f = &ss->flows[i];
-        if (f->priority == priority && !strcmp(f->match, match)) {
+        if (f->table == table && f->priority == priority
+            && !strcmp(f->match, match)) {
             free(match);
             free(actions);
             return;
@@ -171,8 +172,15 @@ add_flow(struct ctl_site_state *ss, uint64_t cookie, unsigned int priority,
     }
     ss->flows = xrealloc(ss->flows, (ss->n_flows + 1) * sizeof *ss->flows);
     ss->flows[ss->n_flows++] = (struct ctl_flow) {
-        cookie, 0, priority, match, actions
+        cookie, table, priority, match, actions
     };
+}
+
+static void
+add_flow(struct ctl_site_state *ss, uint64_t cookie, unsigned int priority,
+         char *match, char *actions)
+{
+    add_flow_table(ss, 0, cookie, priority, match, actions);
 }
 
 static struct ctl_sa *
@@ -285,10 +293,32 @@ link_flows(struct ctl_site_state *ss, const struct ctl_link *link,
 {
     uint64_t cookie = CTL_COOKIE_BASE | fnv1a32(link->name);
     const char *port = link->port;
+    bool l3 = link->params.mode == CTL_MODE_ESP_TUNNEL;
+    const uint8_t *m = ss->site->router_mac;
     char ls[64], rs[64];
-    char *accept = (ss->site->lan_port
-                    ? xasprintf("output:%s", ss->site->lan_port)
-                    : xstrdup("NORMAL"));
+    char *accept;
+
+    if (l3) {
+        /* The esp port is L3: decrypted packets come out of it with a
+         * dummy Ethernet header, and the site is the protected hosts' L3
+         * gateway.  Their source MAC becomes the router MAC; the
+         * destination MAC and port are those learned from the host's own
+         * traffic into the tunnel (table CTL_TABLE_HOSTS), else the
+         * table's miss flow (broadcast to the LAN port, or drop). */
+        accept = xasprintf("mod_dl_src:%02x:%02x:%02x:%02x:%02x:%02x,"
+                           "resubmit(,%d)", m[0], m[1], m[2], m[3], m[4],
+                           m[5], CTL_TABLE_HOSTS);
+        add_flow_table(ss, CTL_TABLE_HOSTS, CTL_COOKIE_BASE,
+                       CTL_PRIO_DEFAULT, xstrdup(""),
+                       (ss->site->lan_port
+                        ? xasprintf("mod_dl_dst:ff:ff:ff:ff:ff:ff,output:%s",
+                                    ss->site->lan_port)
+                        : xstrdup("drop")));
+    } else {
+        accept = (ss->site->lan_port
+                  ? xasprintf("output:%s", ss->site->lan_port)
+                  : xstrdup("NORMAL"));
+    }
 
     for (size_t i = 0; i < l->n_subnets; i++) {
         for (size_t j = 0; j < r->n_subnets; j++) {
@@ -302,7 +332,20 @@ link_flows(struct ctl_site_state *ss, const struct ctl_link *link,
             add_flow(ss, cookie, CTL_PRIO_STEER,
                      xasprintf("%s,%s=%s,%s=%s", ip_kw(fam), src_kw(fam), ls,
                                dst_kw(fam), rs),
-                     xasprintf("output:%s", port));
+                     (l3
+                      ? xasprintf("learn(table=%d,idle_timeout=%d,"
+                                  "priority=%d,eth_type=0x%04x,"
+                                  "%s[]=%s[],load:NXM_OF_ETH_SRC[]->"
+                                  "NXM_OF_ETH_DST[],"
+                                  "output:NXM_OF_IN_PORT[]),output:%s",
+                                  CTL_TABLE_HOSTS, CTL_HOST_IDLE_TIMEOUT,
+                                  CTL_PRIO_STEER,
+                                  fam == AF_INET ? 0x0800 : 0x86dd,
+                                  fam == AF_INET ? "NXM_OF_IP_DST"
+                                                 : "NXM_NX_IPV6_DST",
+                                  fam == AF_INET ? "NXM_OF_IP_SRC"
+                                                 : "NXM_NX_IPV6_SRC", port)
+                      : xasprintf("output:%s", port)));
             add_flow(ss, cookie, CTL_PRIO_STEER,
                      xasprintf("in_port=%s,%s,%s=%s,%s=%s", port, ip_kw(fam),
                                src_kw(fam), rs, dst_kw(fam), ls),

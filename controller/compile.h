@@ -35,6 +35,11 @@ enum ctl_flow_priority {
     CTL_PRIO_DEFAULT = 0,           /* Unprotected traffic: NORMAL. */
 };
 
+enum {
+    CTL_TABLE_HOSTS = 1,            /* Learned MACs of the protected hosts. */
+    CTL_HOST_IDLE_TIMEOUT = 300,    /* Seconds a learned host MAC lasts. */
+};
+
 /* Cookies mark the flows the agent owns: CTL_COOKIE_BASE for a site's
  * own flows, CTL_COOKIE_BASE | FNV-1a(link name) for a link's, so that a
  * link keeps its cookie when other links are added or reordered. */
@@ -77,6 +82,9 @@ struct ctl_sa {
     struct ctl_prefix sel_src, sel_dst;
     struct ctl_lifetime lifetime;
     size_t link;
+    bool adopted;               /* Found installed (by the apply step) under
+                                 * 'spi', whose key this process does not
+                                 * know; 'key' is then unused. */
 
     /* Secret.  For the CBC suites 'key' is the encryption key followed by
      * the HMAC key ('auth_key_len' bytes). */

@@ -1,26 +1,55 @@
 # The policy agent (controller/): `make controller` builds esp-agent,
-# `make check-controller` runs its tests (also under ASan + UBSan).
+# `make check-controller` runs its tests (also under ASan + UBSan),
+# `make check-controller-system` the two-site system test (root).
 # Included by the top-level Makefile; uses B, CC, CLANG, ALL_CFLAGS, LIBS
-# and PYTHON3 from there.  Needs libyaml (Debian: libyaml-dev).
+# and PYTHON3 from there, and the `ovs` target and OVS_SRC of
+# ovs-patches/ovs.mk: esp-agent links Open vSwitch's own library from the
+# patched build (unixctl client, OVSDB IDL, vconn), as ovn-controller does.
+# Needs libyaml (Debian: libyaml-dev).
 
 CTL_LIB_SRCS := controller/policy.c controller/compile.c
 CTL_HDRS := $(wildcard controller/*.h)
 CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_LIB_SRCS))
 CTL_CFLAGS := $(ALL_CFLAGS) -Icontroller
 CTL_LIBS := -lyaml
+
+# Open vSwitch's library, and what it needs (the LIBS its configure found,
+# DPDK's included; read when linking, after `make ovs` configured it).
+CTL_OVS_SRC := $(B)/ovs/src
+CTL_OVS_LIB := $(CTL_OVS_SRC)/lib/.libs/libopenvswitch.a
+CTL_OVS_AVX512_LIB := $(CTL_OVS_SRC)/lib/.libs/libopenvswitchavx512.a
+CTL_OVS_CFLAGS := -std=gnu11 -O2 -g -Wall -Wno-unused-parameter \
+	-Wno-sign-compare -D_GNU_SOURCE -Idatapath -Icontroller \
+	-I$(CTL_OVS_SRC) -I$(CTL_OVS_SRC)/include -I$(CTL_OVS_SRC)/lib
+CTL_OVS_LIBS = $(CTL_OVS_LIB) $(CTL_OVS_AVX512_LIB) -L$(B) -lespdp \
+	-lIPSec_MB -lssl -lcrypto \
+	$(shell sed -n 's/^LIBS = //p' $(CTL_OVS_SRC)/Makefile 2>/dev/null) \
+	-lpthread
 CTL_ASAN_CFLAGS := -std=gnu11 -O1 -g -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -D_GNU_SOURCE \
 	-Idatapath -Icontroller -Wall -Wno-unused-parameter
 
-.PHONY: controller check-controller
-controller: $(B)/controller/esp-agent $(B)/controller/test-controller
+.PHONY: controller check-controller check-controller-system
+# The top-level `all` lists controller before ovs: build ovs first.
+controller: ovs
+	$(MAKE) --no-print-directory $(B)/controller/esp-agent \
+	    $(B)/controller/test-controller
+
+# The library exists once `make ovs` has run; it has no rule of its own.
+$(CTL_OVS_LIB): | ovs ;
+
+$(B)/controller/apply.o: controller/apply.c $(CTL_HDRS) $(CTL_OVS_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CTL_OVS_CFLAGS) -c $< -o $@
 
 $(B)/controller/%.o: controller/%.c $(CTL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CTL_CFLAGS) -c $< -o $@
 
-$(B)/controller/esp-agent: $(B)/controller/esp-agent.o $(CTL_OBJS)
-	$(CC) $(CTL_CFLAGS) -o $@ $^ $(CTL_LIBS)
+$(B)/controller/esp-agent: $(B)/controller/esp-agent.o \
+		$(B)/controller/apply.o $(CTL_OBJS) $(CTL_OVS_LIB) $(B)/libespdp.a
+	$(CC) $(CTL_CFLAGS) -o $@ $(B)/controller/esp-agent.o \
+	    $(B)/controller/apply.o $(CTL_OBJS) $(CTL_LIBS) $(CTL_OVS_LIBS)
 
 # The unit test also links the engine, to check that every SA the compiler
 # makes is accepted by the engine's own spec parser (esp_spec_parse()).
@@ -30,11 +59,14 @@ $(B)/controller/test-controller: controller/tests/test-controller.c \
 	$(CC) $(CTL_CFLAGS) -o $@ $< $(CTL_OBJS) $(B)/libespdp.a \
 		$(CTL_LIBS) $(LIBS)
 
-$(B)/asan/controller/esp-agent: controller/esp-agent.c $(CTL_LIB_SRCS) \
-		$(CTL_HDRS)
+# Under ASan the agent's own code is instrumented, OVS's library is not.
+$(B)/asan/controller/esp-agent: controller/esp-agent.c controller/apply.c \
+		$(CTL_LIB_SRCS) $(CTL_HDRS) $(CTL_OVS_LIB) $(B)/libespdp.a
 	@mkdir -p $(@D)
+	$(CLANG) $(CTL_ASAN_CFLAGS) -c -o $(@D)/apply.o controller/apply.c \
+		-I$(CTL_OVS_SRC) -I$(CTL_OVS_SRC)/include -I$(CTL_OVS_SRC)/lib
 	$(CLANG) $(CTL_ASAN_CFLAGS) -o $@ controller/esp-agent.c \
-		$(CTL_LIB_SRCS) $(CTL_LIBS)
+		$(@D)/apply.o $(CTL_LIB_SRCS) $(CTL_LIBS) $(CTL_OVS_LIBS)
 
 $(B)/asan/controller/test-controller: controller/tests/test-controller.c \
 		$(CTL_LIB_SRCS) $(CTL_HDRS) $(B)/asan/libespdp.a
@@ -50,3 +82,11 @@ check-controller: controller $(B)/asan/controller/esp-agent \
 	    $(B)/asan/controller/test-controller
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(PYTHON3) \
 	    controller/tests/check_policy.py $(B)/asan/controller/esp-agent
+
+# Two sites in network namespaces, configured by `esp-agent apply` from
+# nothing but their bridges; needs root.  Also with the ASan build.
+check-controller-system: controller $(B)/asan/controller/esp-agent
+	tests/ovs/agent-two-sites.sh $(CTL_OVS_SRC) $(B)/controller/esp-agent
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    tests/ovs/agent-two-sites.sh $(CTL_OVS_SRC) \
+	    $(B)/asan/controller/esp-agent

@@ -1,40 +1,131 @@
 /*
  * esp-agent: the IPsec policy agent for Open vSwitch.
  *
- * This first slice validates and compiles a policy (`--check`); applying
- * it to ovs-vswitchd and reconciling are the next slices (controller/
- * README.md).
+ *   esp-agent --check POLICY   validate and print what it compiles to
+ *   esp-agent apply POLICY     make every site match it, once
+ *   esp-agent run POLICY       apply, then reconcile every --interval ms
+ *                              until SIGTERM or SIGINT
+ *
+ * Rekeying and adoption of keys after a restart are the next slices
+ * (controller/README.md).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
 
+#include "apply.h"
 #include "compile.h"
 #include "policy.h"
 
 enum {
     EXIT_INVALID = 1,           /* The policy has problems. */
     EXIT_USAGE = 2,             /* Bad command line, unreadable file. */
+    EXIT_UNREACHABLE = 3,       /* A site cannot be reached: no change. */
+    EXIT_APPLY = 4,             /* A site refused a change. */
 };
+
+enum {
+    DEFAULT_INTERVAL_MS = 1000,
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
 
 static void
 usage(FILE *out)
 {
     fprintf(out,
             "usage: esp-agent --check [--seed=N] POLICY.yaml\n"
+            "       esp-agent apply POLICY.yaml\n"
+            "       esp-agent run [--interval=MS] POLICY.yaml\n"
             "\n"
-            "  --check      validate POLICY.yaml and print the ports, flows\n"
-            "               and SAs it compiles to (keys are never shown);\n"
-            "               changes nothing\n"
-            "  --seed=N     allocate SPIs deterministically from N (tests;\n"
-            "               keys always come from the kernel CSPRNG)\n"
-            "  -h, --help   this help\n"
+            "  --check        validate POLICY.yaml and print the ports,\n"
+            "                 flows and SAs it compiles to (keys are never\n"
+            "                 shown);\n"
+            "                 changes nothing\n"
+            "  apply          make every site's ovs-vswitchd and OVSDB hold\n"
+            "                 that state, changing only what differs\n"
+            "  run            apply, then reconcile every MS milliseconds\n"
+            "                 (default 1000) until SIGTERM or SIGINT\n"
+            "  --seed=N       allocate SPIs deterministically from N (tests;\n"
+            "                 keys always come from the kernel CSPRNG)\n"
+            "  -h, --help     this help\n"
             "\n"
-            "Exit status: 0 valid, 1 invalid policy, 2 usage or I/O "
-            "error.\n");
+            "Exit status: 0 done, 1 invalid policy, 2 usage or I/O error,\n"
+            "3 a site unreachable (nothing changed), 4 a site refused a "
+            "change.\n");
+}
+
+static void
+print_stats(const struct ctl_apply_stats *st)
+{
+    size_t n = ctl_apply_stats_changes(st);
+    if (!n) {
+        printf("esp-agent: no changes (%zu SAs adopted)\n",
+               st->sas_adopted);
+    } else {
+        printf("esp-agent: %zu changes: SAs +%zu"
+               " -%zu, ports +%zu ~%zu -%zu"
+               ", flows +%zu -%zu\n", n, st->sas_added,
+               st->sas_deleted, st->ports_added, st->ports_changed,
+               st->ports_deleted, st->flows_added, st->flows_deleted);
+    }
+    fflush(stdout);
+}
+
+/* 'apply' (once) or 'run' (until a stop signal). */
+static int
+apply_loop(struct ctl_state *state, bool run, long interval)
+{
+    struct ctl_apply_stats st;
+
+    /* The process holds keys: no core dump, no ptrace by other processes
+     * of the same user. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    ctl_apply_init();
+    if (run) {
+        struct sigaction sa = { .sa_handler = on_stop_signal };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+    }
+
+    int error = ctl_apply(state, &st, stderr);
+    if (error) {
+        return error == ENOTCONN ? EXIT_UNREACHABLE : EXIT_APPLY;
+    }
+    print_stats(&st);
+    if (!run) {
+        return 0;
+    }
+    while (!stop_signal) {
+        struct timespec ts = {
+            .tv_sec = interval / 1000,
+            .tv_nsec = (interval % 1000) * 1000000L,
+        };
+        nanosleep(&ts, NULL);
+        if (stop_signal) {
+            break;
+        }
+        error = ctl_apply(state, &st, stderr);
+        if (!error && ctl_apply_stats_changes(&st)) {
+            print_stats(&st);
+        }
+    }
+    fprintf(stderr, "esp-agent: stopping on signal %d; the sites keep their "
+            "state\n", (int) stop_signal);
+    return 0;
 }
 
 int
@@ -43,11 +134,13 @@ main(int argc, char *argv[])
     static const struct option longopts[] = {
         { "check", no_argument, NULL, 'c' },
         { "seed", required_argument, NULL, 's' },
+        { "interval", required_argument, NULL, 'i' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct ctl_compile_options opts = { .seeded = false };
     bool check = false;
+    long interval = DEFAULT_INTERVAL_MS;
     int c;
 
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -67,6 +160,18 @@ main(int argc, char *argv[])
             opts.seeded = true;
             break;
         }
+        case 'i': {
+            char *end;
+            errno = 0;
+            interval = strtol(optarg, &end, 10);
+            if (errno || !*optarg || *end || interval < 10
+                || interval > 3600000) {
+                fprintf(stderr, "esp-agent: --interval: '%s' is not a "
+                        "number of milliseconds (10..3600000)\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -75,10 +180,16 @@ main(int argc, char *argv[])
             return EXIT_USAGE;
         }
     }
-    if (!check || optind != argc - 1) {
-        if (!check) {
-            fprintf(stderr, "esp-agent: only --check exists so far\n");
+    const char *cmd = NULL;
+    if (!check && optind < argc) {
+        cmd = argv[optind++];
+        if (strcmp(cmd, "apply") && strcmp(cmd, "run")) {
+            fprintf(stderr, "esp-agent: unknown command '%s'\n", cmd);
+            usage(stderr);
+            return EXIT_USAGE;
         }
+    }
+    if ((!check && !cmd) || optind != argc - 1) {
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -107,8 +218,14 @@ main(int argc, char *argv[])
         ctl_policy_destroy(policy);
         return EXIT_USAGE;
     }
-    ctl_state_print(state, stdout);
+    int status = 0;
+    if (check) {
+        ctl_state_print(state, stdout);
+        status = fflush(stdout) ? EXIT_USAGE : 0;
+    } else {
+        status = apply_loop(state, !strcmp(cmd, "run"), interval);
+    }
     ctl_state_destroy(state);
     ctl_policy_destroy(policy);
-    return fflush(stdout) ? EXIT_USAGE : 0;
+    return status;
 }

@@ -703,6 +703,31 @@ parse_params(struct pctx *ctx, const struct field *fields,
 
 /* --- Sites, gateways, links ---------------------------------------------- */
 
+/* A unicast Ethernet address "xx:xx:xx:xx:xx:xx". */
+static void
+get_mac(struct pctx *ctx, const yaml_node_t *node, const char *what,
+        uint8_t mac[6])
+{
+    const char *s = get_scalar(ctx, node, what);
+    unsigned int b[6];
+    char end;
+
+    if (!s) {
+        return;
+    }
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+               &b[4], &b[5], &end) != 6 || strlen(s) != 17) {
+        ERROR(ctx, node, "%s: '%s' is not an Ethernet address "
+              "(xx:xx:xx:xx:xx:xx)", what, s);
+    } else if (b[0] & 1) {
+        ERROR(ctx, node, "%s: '%s' is a multicast address", what, s);
+    } else {
+        for (int i = 0; i < 6; i++) {
+            mac[i] = b[i];
+        }
+    }
+}
+
 static void
 parse_site(struct pctx *ctx, const yaml_node_t *node, struct ctl_site *site)
 {
@@ -710,8 +735,11 @@ parse_site(struct pctx *ctx, const yaml_node_t *node, struct ctl_site *site)
         { "name", true, NULL, false }, { "wan", true, NULL, false },
         { "bridge", true, NULL, false }, { "ovs", true, NULL, false },
         { "wan-port", false, NULL, false }, { "lan-port", false, NULL, false },
+        { "router-mac", false, NULL, false },
         { NULL, false, NULL, false },
     };
+    static const uint8_t default_mac[6] = CTL_ROUTER_MAC_DEFAULT;
+    memcpy(site->router_mac, default_mac, sizeof site->router_mac);
     site->mark = node_mark(node);
     if (!get_fields(ctx, node, "site", fields)) {
         return;
@@ -758,6 +786,9 @@ parse_site(struct pctx *ctx, const yaml_node_t *node, struct ctl_site *site)
     if (fields[5].value) {
         get_name(ctx, fields[5].value, "lan-port", PORT_NAME_MAX_LEN,
                  &site->lan_port);
+    }
+    if (fields[6].value) {
+        get_mac(ctx, fields[6].value, "router-mac", site->router_mac);
     }
 }
 

@@ -73,6 +73,11 @@ struct ctl_link_params {
     struct ctl_lifetime lifetime;
 };
 
+/* The Ethernet source address a site gives the packets it decrypts (it is
+ * the L3 gateway of its protected subnets for esp-tunnel links) unless the
+ * policy sets 'router-mac'. */
+#define CTL_ROUTER_MAC_DEFAULT { 0x02, 0xe5, 0xa0, 0x00, 0x00, 0x01 }
+
 struct ctl_site {
     char *name;
     char *unixctl;              /* ovs-vswitchd unixctl socket path. */
@@ -80,6 +85,7 @@ struct ctl_site {
     char *bridge;
     char *wan_port;             /* OVS port facing the WAN, or NULL. */
     char *lan_port;             /* OVS port facing the hosts, or NULL. */
+    uint8_t router_mac[6];      /* Source MAC of decrypted packets. */
     struct ctl_addr wan;
     struct ctl_mark mark;
 };

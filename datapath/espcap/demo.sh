@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# espcap round trip: the README's main job until the two-site demo (#5).
+# espcap round trip (make demo-espcap): no root, no OVS needed.
 #
 #   plaintext.pcap --espcap encrypt--> esp.pcap --espcap decrypt--> out.pcap
 #

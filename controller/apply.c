@@ -805,6 +805,43 @@ find_partner(struct ctl_state *state, const struct ctl_sa *out,
     return NULL;
 }
 
+static bool
+spi_in_state(const struct ctl_state *state, uint64_t spi)
+{
+    for (size_t i = 0; i < state->n_sites; i++) {
+        const struct ctl_site_state *ss = &state->sites[i];
+        for (size_t k = 0; k < ss->n_sas; k++) {
+            if (ss->sas[k].spi == spi) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Copies the packet and byte counters of 'sa', installed at 'c', from the
+ * last `ipsec/sa-show --json`: what the packet and byte soft lifetimes of
+ * a rekey are compared with. */
+static void
+read_counters(const struct site_conn *c, struct ctl_sa *sa)
+{
+    for (size_t i = 0; i < c->sas->n; i++) {
+        const struct json *j = c->sas->elems[i];
+        const char *port = member_string(j, "port");
+        const char *dir = member_string(j, "dir");
+        uint64_t spi, packets, bytes;
+        if (member_uint(j, "spi", &spi) && spi == sa->spi
+            && port && !strcmp(port, sa->port)
+            && dir && !strcmp(dir, sa->inbound ? "in" : "out")
+            && member_uint(j, "packets", &packets)
+            && member_uint(j, "bytes", &bytes)) {
+            sa->packets = packets;
+            sa->bytes = bytes;
+            return;
+        }
+    }
+}
+
 /* Adopts installed pairs equivalent to the desired ones, then installs
  * what is missing: every inbound SA before any outbound one. */
 static int
@@ -817,7 +854,8 @@ reconcile_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
             struct ctl_sa *out = &xs->sas[k];
             struct ctl_site_state *ys;
             struct ctl_sa *in;
-            if (out->inbound || !(in = find_partner(state, out, &ys))) {
+            if (out->inbound || out->retiring
+                || !(in = find_partner(state, out, &ys))) {
                 continue;
             }
             struct site_conn *x = conn_of(conns, n, xs);
@@ -834,7 +872,10 @@ reconcile_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
                 for (size_t j = 0; j < sas->n; j++) {
                     uint64_t spi;
                     const struct json *e = sas->elems[j];
+                    /* Never a pair the state already has (e.g. the one
+                     * a rekey is replacing). */
                     if (!member_uint(e, "spi", &spi)
+                        || spi_in_state(state, spi)
                         || !sa_params_match(e, x ? out : in)) {
                         continue;
                     }
@@ -857,7 +898,16 @@ reconcile_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
             struct site_conn *c = &conns[i];
             for (size_t k = 0; k < c->ss->n_sas; k++) {
                 struct ctl_sa *sa = &c->ss->sas[k];
-                if (sa->inbound != inbound || sa_installed(c, sa, sa->spi)) {
+                if (sa->inbound != inbound) {
+                    continue;
+                }
+                if (sa->retiring) {
+                    /* Replaced by a rekey: kept while it lasts, never put
+                     * back (an old outbound SA would become active). */
+                    continue;
+                }
+                if (sa_installed(c, sa, sa->spi)) {
+                    read_counters(c, sa);
                     continue;
                 }
                 if (sa->adopted) {

@@ -101,6 +101,12 @@ random_bytes(void *buf, size_t len)
     return 0;
 }
 
+int
+ctl_random_bytes(void *buf, size_t len)
+{
+    return random_bytes(buf, len);
+}
+
 /* Allocates an SPI >= CTL_SPI_MIN, unique in the whole policy, so unique
  * among the inbound SAs of every site (RFC 4301 4.1: the receiver's SPI
  * identifies the SA). */
@@ -572,8 +578,8 @@ ctl_compile(const struct ctl_policy *pol,
     return 0;
 }
 
-static void
-sa_destroy(struct ctl_sa *sa)
+void
+ctl_sa_destroy(struct ctl_sa *sa)
 {
     if (sa->key) {
         explicit_bzero(sa->key, sa->key_len);
@@ -594,7 +600,7 @@ ctl_state_destroy(struct ctl_state *st)
     for (size_t i = 0; i < st->n_sites; i++) {
         struct ctl_site_state *ss = &st->sites[i];
         for (size_t j = 0; j < ss->n_sas; j++) {
-            sa_destroy(&ss->sas[j]);
+            ctl_sa_destroy(&ss->sas[j]);
         }
         for (size_t j = 0; j < ss->n_ports; j++) {
             struct ctl_port *port = &ss->ports[j];

@@ -86,6 +86,17 @@ struct ctl_sa {
                                  * 'spi', whose key this process does not
                                  * know; 'key' is then unused. */
 
+    /* Make-before-break rekey (rekey.h).  A 'retiring' SA belongs to the
+     * pair a rekey replaced: the reconcile step keeps it installed (and
+     * never reinstalls it) until 'retire_at', then it leaves the state and
+     * the next reconcile deletes it. */
+    bool retiring;
+    long long int retire_at;    /* Monotonic ms; 0 until the new pair is
+                                 * installed everywhere. */
+    long long int created;      /* Monotonic ms the pair was made or first
+                                 * seen installed; 0 not yet known. */
+    uint64_t packets, bytes;    /* Last counters read from the site. */
+
     /* Secret.  For the CBC suites 'key' is the encryption key followed by
      * the HMAC key ('auth_key_len' bytes). */
     uint8_t *key;
@@ -127,6 +138,13 @@ int ctl_compile(const struct ctl_policy *policy,
 
 /* Destroys 'state', wiping every key first. */
 void ctl_state_destroy(struct ctl_state *state);
+
+/* Wipes and frees what 'sa' holds (its key first), not 'sa' itself. */
+void ctl_sa_destroy(struct ctl_sa *sa);
+
+/* Fills 'buf' with 'len' bytes from the kernel CSPRNG (getrandom()).
+ * Returns 0 or a positive errno value. */
+int ctl_random_bytes(void *buf, size_t len);
 
 /* Writes the SA spec of 'sa' in the syntax of `ovs-appctl ipsec/sa-add`
  * (datapath/esp-spec.h) into 'buf', with every key shown as

@@ -7,7 +7,7 @@
 # patched build (unixctl client, OVSDB IDL, vconn), as ovn-controller does.
 # Needs libyaml (Debian: libyaml-dev).
 
-CTL_LIB_SRCS := controller/policy.c controller/compile.c
+CTL_LIB_SRCS := controller/policy.c controller/compile.c controller/rekey.c
 CTL_HDRS := $(wildcard controller/*.h)
 CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_LIB_SRCS))
 CTL_CFLAGS := $(ALL_CFLAGS) -Icontroller
@@ -84,9 +84,11 @@ check-controller: controller $(B)/asan/controller/esp-agent \
 	    controller/tests/check_policy.py $(B)/asan/controller/esp-agent
 
 # Two sites in network namespaces, configured by `esp-agent apply` from
-# nothing but their bridges; needs root.  Also with the ASan build.
+# nothing but their bridges; needs root.  Also with the ASan build.  Then
+# 20+ make-before-break rekeys under probes with no loss (about 35 s).
 check-controller-system: controller $(B)/asan/controller/esp-agent
 	tests/ovs/agent-two-sites.sh $(CTL_OVS_SRC) $(B)/controller/esp-agent
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    tests/ovs/agent-two-sites.sh $(CTL_OVS_SRC) \
 	    $(B)/asan/controller/esp-agent
+	tests/ovs/agent-rekey.sh $(CTL_OVS_SRC) $(B)/controller/esp-agent

@@ -4,10 +4,8 @@
  *   esp-agent --check POLICY   validate and print what it compiles to
  *   esp-agent apply POLICY     make every site match it, once
  *   esp-agent run POLICY       apply, then reconcile every --interval ms
- *                              until SIGTERM or SIGINT
- *
- * Rekeying and adoption of keys after a restart are the next slices
- * (controller/README.md).
+ *                              and rekey each link before its soft
+ *                              lifetime, until SIGTERM or SIGINT
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +20,7 @@
 #include "apply.h"
 #include "compile.h"
 #include "policy.h"
+#include "rekey.h"
 
 enum {
     EXIT_INVALID = 1,           /* The policy has problems. */
@@ -48,7 +47,8 @@ usage(FILE *out)
     fprintf(out,
             "usage: esp-agent --check [--seed=N] POLICY.yaml\n"
             "       esp-agent apply POLICY.yaml\n"
-            "       esp-agent run [--interval=MS] POLICY.yaml\n"
+            "       esp-agent run [--interval=MS] [--rekey-grace=SECONDS]\n"
+            "                     [--rekey-every=SECONDS] POLICY.yaml\n"
             "\n"
             "  --check        validate POLICY.yaml and print the ports,\n"
             "                 flows and SAs it compiles to (keys are never\n"
@@ -57,7 +57,12 @@ usage(FILE *out)
             "  apply          make every site's ovs-vswitchd and OVSDB hold\n"
             "                 that state, changing only what differs\n"
             "  run            apply, then reconcile every MS milliseconds\n"
-            "                 (default 1000) until SIGTERM or SIGINT\n"
+            "                 (default 1000) and rekey each link before its\n"
+            "                 soft lifetime, until SIGTERM or SIGINT\n"
+            "  --rekey-grace=SECONDS  keep a replaced SA pair this long\n"
+            "                 after its successor is installed (default 3)\n"
+            "  --rekey-every=SECONDS  rekey every link this often whatever\n"
+            "                 its lifetimes (testing)\n"
             "  --seed=N       allocate SPIs deterministically from N (tests;\n"
             "                 keys always come from the kernel CSPRNG)\n"
             "  -h, --help     this help\n"
@@ -84,10 +89,20 @@ print_stats(const struct ctl_apply_stats *st)
     fflush(stdout);
 }
 
-/* 'apply' (once) or 'run' (until a stop signal). */
-static int
-apply_loop(struct ctl_state *state, bool run, long interval)
+static long long int
+monotonic_ms(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long int) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 'apply' (once) or 'run' (until a stop signal, rekeying). */
+static int
+apply_loop(struct ctl_state *state, bool run, long interval,
+           const struct ctl_rekey_options *ropts)
+{
+    struct ctl_rekey_stats rs = { 0, 0 };
     struct ctl_apply_stats st;
 
     /* The process holds keys: no core dump, no ptrace by other processes
@@ -118,14 +133,47 @@ apply_loop(struct ctl_state *state, bool run, long interval)
         if (stop_signal) {
             break;
         }
+        /* New pairs into the state (old ones retiring), then the
+         * reconcile installs them: inbound everywhere, then outbound. */
+        size_t rekeys = rs.rekeys;
+        error = ctl_rekey_run(state, ropts, monotonic_ms(), &rs, stderr);
+        if (error) {
+            fprintf(stderr, "esp-agent: rekey failed: %s\n",
+                    strerror(error));
+        }
         error = ctl_apply(state, &st, stderr);
-        if (!error && ctl_apply_stats_changes(&st)) {
-            print_stats(&st);
+        if (!error) {
+            ctl_rekey_commit(state, ropts, monotonic_ms());
+            if (rs.rekeys != rekeys) {
+                fprintf(stderr, "esp-agent: %zu rekeys so far\n",
+                        rs.rekeys);
+            }
+            if (ctl_apply_stats_changes(&st)) {
+                print_stats(&st);
+            }
         }
     }
-    fprintf(stderr, "esp-agent: stopping on signal %d; the sites keep their "
-            "state\n", (int) stop_signal);
+    fprintf(stderr, "esp-agent: stopping on signal %d after %zu rekeys; "
+            "the sites keep their state\n", (int) stop_signal, rs.rekeys);
     return 0;
+}
+
+/* Parses a number of seconds, fractions allowed, into milliseconds. */
+static bool
+parse_seconds(const char *opt, const char *arg, long long int min_ms,
+              long long int *ms)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || !*arg || *end || !(v * 1000 >= min_ms)
+        || v > 86400.0 * 365) {
+        fprintf(stderr, "esp-agent: %s: '%s' is not a number of seconds "
+                "(at least %g)\n", opt, arg, min_ms / 1000.0);
+        return false;
+    }
+    *ms = (long long int) (v * 1000 + 0.5);
+    return true;
 }
 
 int
@@ -135,12 +183,18 @@ main(int argc, char *argv[])
         { "check", no_argument, NULL, 'c' },
         { "seed", required_argument, NULL, 's' },
         { "interval", required_argument, NULL, 'i' },
+        { "rekey-grace", required_argument, NULL, 'g' },
+        { "rekey-every", required_argument, NULL, 'e' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct ctl_compile_options opts = { .seeded = false };
     bool check = false;
     long interval = DEFAULT_INTERVAL_MS;
+    struct ctl_rekey_options ropts = {
+        .grace_ms = CTL_REKEY_GRACE_MS_DEFAULT,
+        .every_ms = 0,
+    };
     int c;
 
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -172,6 +226,17 @@ main(int argc, char *argv[])
             }
             break;
         }
+        case 'g':
+            if (!parse_seconds("--rekey-grace", optarg, 0, &ropts.grace_ms)) {
+                return EXIT_USAGE;
+            }
+            break;
+        case 'e':
+            if (!parse_seconds("--rekey-every", optarg, 100,
+                               &ropts.every_ms)) {
+                return EXIT_USAGE;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -223,7 +288,8 @@ main(int argc, char *argv[])
         ctl_state_print(state, stdout);
         status = fflush(stdout) ? EXIT_USAGE : 0;
     } else {
-        status = apply_loop(state, !strcmp(cmd, "run"), interval);
+        status = apply_loop(state, !strcmp(cmd, "run"), interval,
+                            &ropts);
     }
     ctl_state_destroy(state);
     ctl_policy_destroy(policy);

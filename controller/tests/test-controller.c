@@ -1,8 +1,9 @@
 /*
  * Unit tests of the policy compiler: SA pairs are consistent and accepted
  * by the engine's own spec parser, SPIs are unique, keys are fresh, never
- * printed, and wiped before their memory is freed.  Run from the top of
- * the repository (it reads docs/examples/).
+ * printed, and wiped before their memory is freed; and of the rekey state
+ * machine (rekey.h): triggers, new SPIs and keys, grace period, wiping.
+ * Run from the top of the repository (it reads docs/examples/).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include "compile.h"
 #include "esp-spec.h"
 #include "policy.h"
+#include "rekey.h"
 
 static int passed, failed;
 
@@ -109,7 +111,7 @@ test_pairs(const char *file, const struct ctl_state *st)
         const struct ctl_site_state *ss = &st->sites[i];
         for (size_t j = 0; j < ss->n_sas; j++) {
             const struct ctl_sa *sa = &ss->sas[j];
-            n_sas++;
+            n_sas += !sa->retiring;       /* One current pair per link. */
             check(sa->spi >= CTL_SPI_MIN, "%s: %s: SPI 0x%08x below 256",
                   file, ss->name, sa->spi);
             for (size_t k = 0; k < j; k++) {
@@ -270,6 +272,140 @@ test_keys_wiped(const char *file, const struct ctl_policy *pol)
           "(%zu not)", file, wiped, n, not_wiped);
 }
 
+
+static size_t
+count_sas(const struct ctl_state *st, size_t *retiring)
+{
+    size_t n = 0;
+    *retiring = 0;
+    for (size_t i = 0; i < st->n_sites; i++) {
+        for (size_t j = 0; j < st->sites[i].n_sas; j++) {
+            n++;
+            *retiring += st->sites[i].sas[j].retiring;
+        }
+    }
+    return n;
+}
+
+/* The rekey state machine on one compiled policy, with a fake clock. */
+static void
+test_rekey(const char *file, const struct ctl_policy *pol)
+{
+    struct ctl_state *st = compile(pol, false, 0);
+    if (!st) {
+        return;
+    }
+    struct ctl_rekey_options opts = { .grace_ms = 500, .every_ms = 0 };
+    struct ctl_rekey_stats rs = { 0, 0 };
+    size_t n_links = 0, retiring;
+    for (size_t li = 0; li < pol->n_links; li++) {
+        n_links += (pol->links[li].ep[0].site >= 0
+                    && pol->links[li].ep[1].site >= 0);
+    }
+    size_t n0 = count_sas(st, &retiring);
+
+    /* Gateway links are never rekeyed (their SAs are out of band). */
+    for (size_t li = 0; li < pol->n_links; li++) {
+        if (pol->links[li].ep[0].site < 0 || pol->links[li].ep[1].site < 0) {
+            check(ctl_rekey_link(st, li, 1, NULL) == ENOTSUP,
+                  "%s: link %zu to a gateway: rekey not refused", file, li);
+        }
+    }
+
+    /* Young pairs: nothing to do. */
+    check(!ctl_rekey_run(st, &opts, 1000, &rs, NULL) && !rs.rekeys,
+          "%s: rekey of a fresh pair", file);
+
+    /* Old SPIs and keys, to compare with the new ones. */
+    uint32_t old_spis[64];
+    uint8_t old_keys[64][8];
+    size_t n_old = 0;
+    for (size_t i = 0; i < st->n_sites; i++) {
+        for (size_t j = 0; j < st->sites[i].n_sas && n_old < 64; j++) {
+            old_spis[n_old] = st->sites[i].sas[j].spi;
+            memcpy(old_keys[n_old++], st->sites[i].sas[j].key, 8);
+        }
+    }
+
+    /* A byte counter at its soft limit triggers the rekey of its link. */
+    opts.every_ms = 0;
+    bool any_bytes = false;
+    for (size_t i = 0; i < st->n_sites && !any_bytes; i++) {
+        for (size_t j = 0; j < st->sites[i].n_sas && !any_bytes; j++) {
+            struct ctl_sa *sa = &st->sites[i].sas[j];
+            const struct ctl_link *l = &pol->links[sa->link];
+            if (sa->lifetime.soft[CTL_LT_BYTES] && l->ep[0].site >= 0
+                && l->ep[1].site >= 0) {
+                sa->bytes = sa->lifetime.soft[CTL_LT_BYTES];
+                any_bytes = true;
+            }
+        }
+    }
+    if (any_bytes) {
+        check(!ctl_rekey_run(st, &opts, 2000, &rs, NULL) && rs.rekeys == 1,
+              "%s: soft byte limit: %zu rekeys, expected 1", file,
+              rs.rekeys);
+    }
+    /* Then every link, with --rekey-every. */
+    opts.every_ms = 1000;
+    check(!ctl_rekey_run(st, &opts, 2000, &rs, NULL)
+          && rs.rekeys == n_links,
+          "%s: --rekey-every: %zu rekeys, expected %zu", file, rs.rekeys,
+          n_links);
+    size_t n1 = count_sas(st, &retiring);
+    check(n1 == n0 + 4 * n_links && retiring == 4 * n_links,
+          "%s: after rekey: %zu SAs (%zu retiring), expected %zu (%zu)",
+          file, n1, retiring, n0 + 4 * n_links, 4 * n_links);
+    test_pairs(file, st);
+
+    /* The new SAs: new SPIs, new keys, the same key at both ends. */
+    for (size_t i = 0; i < st->n_sites; i++) {
+        for (size_t j = 0; j < st->sites[i].n_sas; j++) {
+            const struct ctl_sa *sa = &st->sites[i].sas[j];
+            if (sa->retiring || sa->created != 2000) {
+                continue;
+            }
+            for (size_t k = 0; k < n_old; k++) {
+                check(sa->spi != old_spis[k]
+                      && memcmp(sa->key, old_keys[k], 8),
+                      "%s: new SA 0x%08x reuses an old SPI or key", file,
+                      sa->spi);
+            }
+            const struct ctl_sa *peer = peer_of(st, &st->sites[i], sa);
+            check(peer && !peer->retiring && peer->key_len == sa->key_len
+                  && !memcmp(peer->key, sa->key, sa->key_len),
+                  "%s: new SA 0x%08x: ends disagree", file, sa->spi);
+        }
+    }
+
+    /* In its grace period (not even started before the commit), a link
+     * is not rekeyed again and its old pair stays. */
+    check(!ctl_rekey_run(st, &opts, 10000, &rs, NULL)
+          && rs.rekeys == n_links && count_sas(st, &retiring) == n1,
+          "%s: old pair dropped or link rekeyed again before the commit",
+          file);
+    ctl_rekey_commit(st, &opts, 10000);
+    check(!ctl_rekey_run(st, &opts, 10499, &rs, NULL)
+          && count_sas(st, &retiring) == n1 && !rs.retired,
+          "%s: old pair dropped before the end of its grace period", file);
+    wiped = not_wiped = 0;
+    ctl_key_free_hook = wipe_hook;
+    opts.every_ms = 100000;
+    check(!ctl_rekey_run(st, &opts, 10500, &rs, NULL)
+          && rs.retired == 4 * n_links,
+          "%s: %zu old SAs retired, expected %zu", file, rs.retired,
+          4 * n_links);
+    ctl_key_free_hook = NULL;
+    check(wiped == 4 * n_links && !not_wiped,
+          "%s: %zu retired keys wiped before free (%zu not)", file, wiped,
+          not_wiped);
+    check(count_sas(st, &retiring) == n0 && !retiring,
+          "%s: %zu SAs (%zu retiring) after the grace period, expected %zu",
+          file, count_sas(st, &retiring), retiring, n0);
+    test_pairs(file, st);
+    ctl_state_destroy(st);
+}
+
 static void
 test_prefixes(void)
 {
@@ -329,6 +465,7 @@ main(void)
         ctl_state_destroy(random);
         test_determinism(examples[i], pol);
         test_keys_wiped(examples[i], pol);
+        test_rekey(examples[i], pol);
         ctl_policy_destroy(pol);
     }
     printf("test-controller: %d passed, %d failed\n", passed, failed);

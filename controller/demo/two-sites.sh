@@ -14,17 +14,23 @@
 # datapath, datapath_type=netdev) in its own network namespace, starting
 # with bridges only; `esp-agent run` installs the SAs, the ESP tunnel port
 # and the flows.  The hosts then exchange sequence-numbered UDP probes both
-# ways and pings, while tcpdump records the WAN.
+# ways and pings, while tcpdump records the WAN and the agent, restarted with
+# --rekey-every, replaces the link's SA pair make-before-break a few times.
 #
 # Steps: 1 build what is missing, 2 create the sites, 3 start the agent and
 # show the policy status, 4 send traffic, 5 show the WAN capture summary and
 # the per-SA counters, 6 clean up.  Exits 0 only if every probe arrived
-# exactly once, the pings answered, the WAN carried nothing but ESP (and
-# ARP) and no probe or ping payload in clear, and the SA counters of both
-# ends agree with no drop.
+# exactly once, the link was rekeyed under that traffic (ending with the
+# SPIs of the last rekey active), the pings answered, the WAN carried nothing
+# but ESP (and ARP) and no probe or ping payload in clear, and the SA
+# counters of both ends agree with no drop (ipsec/stats totals, which count
+# the deleted SAs too, and the per-SA counters of those still installed).
 #
 # Usage: controller/demo/two-sites.sh      (as root, after `make deps`)
 # Environment: PROBES (default 500), RATE (probes/s each way, default 100),
+#              REKEY_EVERY (seconds between rekeys under traffic, default
+#              1; PROBES / RATE must last longer, at least one rekey is
+#              required), REKEY_GRACE (--rekey-grace, default 0.5),
 #              KEEP=1 keeps the work directory (logs, captures).
 # Removes every namespace, veth and process it made, also on failure or
 # Ctrl-C; ends only the processes it started.
@@ -36,6 +42,8 @@ DEMO=$TOP/controller/demo
 PY=/usr/bin/python3
 PROBES=${PROBES:-500}
 RATE=${RATE:-100}
+REKEY_EVERY=${REKEY_EVERY:-1}
+REKEY_GRACE=${REKEY_GRACE:-0.5}
 PORT=5555
 MARKER=ESPDEMO                       # In every probe and ping payload.
 PING_PATTERN=45535044454d4f2d50494e4721212121   # "ESPDEMO-PING!!!!"
@@ -361,6 +369,29 @@ done
 [ $warm = 1 ] \
     || die "no ping through the tunnel (see $WORK/*/ovs-vswitchd.log)"
 
+# For the traffic, the agent again, now rekeying the link every REKEY_EVERY
+# seconds: it adopts the installed pair (SIGTERM left the sites as they
+# were), then replaces it make-before-break.
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || die "esp-agent run did not stop cleanly"
+AGENT_PID=
+"$AGENT" run --interval=200 --rekey-every="$REKEY_EVERY" \
+    --rekey-grace="$REKEY_GRACE" "$POLICY" >"$WORK/agent-rekey.out" \
+    2>"$WORK/agent-rekey.err" &
+AGENT_PID=$!
+PIDS+=("$AGENT_PID")
+for _ in $(seq 50); do
+    grep -q 'changes' "$WORK/agent-rekey.out" 2>/dev/null && break
+    kill -0 "$AGENT_PID" 2>/dev/null || break
+    sleep 0.1
+done
+grep -q 'no changes (4 SAs adopted)' "$WORK/agent-rekey.out" \
+    || die "the restarted esp-agent did not adopt the 4 SAs" \
+           "(see $WORK/agent-rekey.*)"
+ok "esp-agent restarted with --rekey-every=$REKEY_EVERY" \
+   "--rekey-grace=$REKEY_GRACE: adopted the 4 SAs"
+n_rekeys() { grep -c ': rekey: ' "$WORK/agent-rekey.err" || true; }
+
 # Probes both ways at once, and pings meanwhile (all straight through
 # `ip netns exec`, so that $! is the program's PID).
 at_host() { local h=$1; shift; ip netns exec "$(ns "$h")" "$@"; }
@@ -379,6 +410,7 @@ for _ in $(seq 50); do
     [ -e "$WORK/recv-ha.ready" ] && [ -e "$WORK/recv-hb.ready" ] && break
     sleep 0.1
 done
+rekeys_before=$(n_rekeys)
 at_host ha $PY "$DEMO/probe.py" send 10.2.0.2 $PORT "$PROBES" "$RATE" &
 SEND_A=$!
 at_host hb $PY "$DEMO/probe.py" send 10.1.0.2 $PORT "$PROBES" "$RATE" &
@@ -395,13 +427,21 @@ PING_B=$!
 PIDS+=("$PING_A" "$PING_B")
 probe_status() {
     echo "$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null \
-        | wc -l) ESP packets on the WAN so far"
+        | wc -l) ESP packets on the WAN, $(($(n_rekeys) - rekeys_before))" \
+        "rekeys so far"
 }
 running $SEND_A $SEND_B &
 spin $! "$PROBES UDP probes each way at $RATE/s, $PING_N pings each way" \
     probe_status || true
 wait $SEND_A || die "probe sender host-a failed"
 wait $SEND_B || die "probe sender host-b failed"
+# The traffic is over: no more rekeys (the sites keep their SAs).
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || die "esp-agent run did not stop cleanly"
+AGENT_PID=
+rekey_lines=$(grep ': rekey: ' "$WORK/agent-rekey.err" \
+    | tail -n +$((rekeys_before + 1)) || true)
+rekeys=$(printf '%s' "$rekey_lines" | grep -c . || true)
 wait $PING_A || ping_ok=0
 wait $PING_B || ping_ok=0
 running $RECV_A $RECV_B &
@@ -433,10 +473,37 @@ for dir in "a b" "b a"; do
     fi
 done
 recv_total=0
+lost_total=0
 for h in ha hb; do
     n=$(result "$WORK/recv-$h" received)
     [ -n "$n" ] && [ "$n" != "?" ] && recv_total=$((recv_total + n))
+    n=$(result "$WORK/recv-$h" lost)
+    [ -n "$n" ] && [ "$n" != "?" ] && lost_total=$((lost_total + n))
 done
+# The SPIs before the first rekey and after the last one, per direction
+# (from the agent's lines "link a-b: rekey: site-a->site-b 0xOLD -> 0xNEW,
+# site-b->site-a 0xOLD -> 0xNEW"; keys are never logged).
+spis() {   # spis REKEY_LINE FIELD (2: old, 4: new): "a->b b->a"
+    echo "$1" | sed 's/.*: rekey: //' | tr ',' '\n' \
+        | awk -v f="$2" '{ printf "%s ", $f }'
+}
+rekey_ok=0
+if [ "$rekeys" -ge 1 ]; then
+    read -r before_ab before_ba <<<"$(spis "$(echo "$rekey_lines" \
+        | head -n 1)" 2)"
+    read -r after_ab after_ba <<<"$(spis "$(echo "$rekey_lines" \
+        | tail -n 1)" 4)"
+    [ "$lost_total" = 0 ] && [ $probes_ok = 1 ] && rekey_ok=1
+fi
+line="$rekeys rekeys of link a-b under the probes, $lost_total probes lost"
+if [ $rekey_ok = 1 ]; then
+    ok "$line"
+    info "  site-a->site-b SPI ${before_ab} -> ${after_ab}," \
+         "site-b->site-a SPI ${before_ba} -> ${after_ba}" \
+         "${D}(before -> after)$N"
+else
+    bad "$line (at least 1 rekey and 0 lost expected)"
+fi
 ping_line() { grep -o '[0-9]* received' "$1" || echo "0 received"; }
 line="ping host-a -> host-b: $(ping_line "$WORK/ping-ab.out")/$PING_N,"
 line+=" host-b -> host-a: $(ping_line "$WORK/ping-ba.out")/$PING_N"
@@ -453,17 +520,31 @@ for pid in "${CAPTURES[@]}"; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 done
-# The SA counters, once traffic has stopped.
+# The SA counters, once traffic has stopped: per installed SA, and the
+# totals of each site, deleted (rotated) SAs included.
 for s in site-a site-b; do
     appctl $s ipsec/sa-show --json >"$WORK/sa-$s.json"
+    appctl $s ipsec/stats --json >"$WORK/stats-$s.json"
 done
-n_sent=$($PY "$DEMO/satable.py" sent site-a="$WORK/sa-site-a.json" \
-    site-b="$WORK/sa-site-b.json")
+n_sent=$($PY "$DEMO/satable.py" sent site-a="$WORK/stats-site-a.json" \
+    site-b="$WORK/stats-site-b.json")
+# The last rekey's new outbound SAs are the active ones.
+if [ $rekey_ok = 1 ]; then
+    for spi in "$after_ab:site-a" "$after_ba:site-b"; do
+        $PY "$DEMO/satable.py" active-out "${spi%%:*}" \
+            "${spi#*:}=$WORK/sa-${spi#*:}.json" || {
+            bad "${spi%%:*} is not the active outbound SA at ${spi#*:}"
+            rekey_ok=0
+        }
+    done
+fi
 count() { tcpdump -nr "$1" "$2" 2>/dev/null | wc -l; }
 n_all=$(count "$WORK/wan.pcap" '')
 n_esp=$(count "$WORK/wan.pcap" esp)
 n_arp=$(count "$WORK/wan.pcap" arp)
 n_other=$(count "$WORK/wan.pcap" 'not esp and not arp')
+n_spis=$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null \
+    | grep -o 'spi=0x[0-9a-f]*' | sort -u | wc -l)
 # Every occurrence of the marker, wherever it is in a packet.
 markers() { grep -a -o "$MARKER" "$1" | wc -l || true; }
 m_wan=$(markers "$WORK/wan.pcap")
@@ -476,8 +557,8 @@ if [ "$n_esp" -eq "$n_sent" ] && [ "$n_esp" -ge "$min_esp" ] \
         && [ "$n_other" -eq 0 ]; then
     ok "WAN capture: $n_all packets = $n_esp ESP + $n_arp ARP" \
        "+ $n_other other"
-    info "  ${D}$n_sent packets encrypted by the SAs," \
-         "all of them captured as ESP$N"
+    info "  ${D}$n_sent packets encrypted by the sites (ipsec/stats)," \
+         "all of them captured as ESP, under $n_spis SPIs$N"
     tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null | sed -n -e '1,2!d' \
         -e 's/^[0-9:.]* //' -e "s/^/    $D/" -e "s/\$/$N/p"
 else
@@ -494,20 +575,23 @@ else
         "$m_lan on the LAN (more expected)"
     wan_ok=0
 fi
-info "Per-SA counters (ipsec/sa-show):"
+info "Per-site totals (ipsec/stats, rotated SAs included):"
+sa_ok=1
+$PY "$DEMO/satable.py" totals site-a="$WORK/stats-site-a.json" \
+    site-b="$WORK/stats-site-b.json" || sa_ok=0
+info "Per-SA counters of the SAs still installed (ipsec/sa-show):"
 $PY "$DEMO/satable.py" counters site-a="$WORK/sa-site-a.json" \
     site-b="$WORK/sa-site-b.json"
-sa_ok=1
-if $PY "$DEMO/satable.py" check site-a="$WORK/sa-site-a.json" \
-        site-b="$WORK/sa-site-b.json" >"$WORK/sa-check.out"; then
-    ok "every packet one end encrypted, the other verified; no SA dropped any"
+$PY "$DEMO/satable.py" check site-a="$WORK/sa-site-a.json" \
+    site-b="$WORK/sa-site-b.json" >"$WORK/sa-check.out" || sa_ok=0
+if [ $sa_ok = 1 ]; then
+    ok "every packet one end encrypted, the other verified; nothing dropped"
 else
     sed 's/^/    /' "$WORK/sa-check.out"
     bad "SA counters disagree"
-    sa_ok=0
 fi
 key_ok=1
-if grep -rqiE 'key=0x|key=[0-9a-f]{16}' "$WORK"/agent.* "$WORK"/check.* \
+if grep -rqiE 'key=0x|key=[0-9a-f]{16}' "$WORK"/agent*.* "$WORK"/check.* \
         "$WORK/site-a" "$WORK/site-b"; then
     bad "a key appears in the agent's output or an OVS log"
     key_ok=0
@@ -518,7 +602,7 @@ step 6 "Clean up"
 total=$(elapsed $(($(date +%s) - T0)))
 rc=0
 [ $probes_ok = 1 ] && [ $ping_ok = 1 ] && [ $wan_ok = 1 ] && [ $sa_ok = 1 ] \
-    && [ $key_ok = 1 ] || rc=1
+    && [ $key_ok = 1 ] && [ $rekey_ok = 1 ] || rc=1
 trap - ERR
 cleanup $rc
 
@@ -531,12 +615,14 @@ printf '\n%sSummary%s %s(%s)%s\n' "$B" "$N" "$D" "$total" "$N"
 printf '  %s%-12s %-44s %s%s\n' "$D" check result verdict "$N"
 row "policy" "applied by esp-agent run: 2 sites, 4 SAs" 1
 row "UDP probes" "$((2 * PROBES)) sent, $recv_total received once" $probes_ok
+row "rekey" "$rekeys under traffic, $lost_total probes lost" $rekey_ok
 row "ping" "$PING_N each way" $ping_ok
 row "WAN capture" "$n_esp ESP, $n_other other, $m_wan in clear" $wan_ok
 row "SA counters" "both ends agree, no drop" $sa_ok
 row "keys" "none in any output or log" $key_ok
 if [ $rc = 0 ]; then
-    printf '%sdemo: traffic flowed encrypted with no loss%s\n' "$G" "$N"
+    printf '%sdemo: traffic flowed encrypted with no loss,' "$G"
+    printf ' across %s rekeys%s\n' "$rekeys" "$N"
 else
     printf '%sdemo: FAILED%s\n' "$R" "$N"
 fi

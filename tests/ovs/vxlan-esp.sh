@@ -1,0 +1,349 @@
+#!/bin/bash
+# System test: two sites joined by a vxlan port protected with ESP in
+# transport mode (options:ipsec=required) on the Open vSwitch userspace
+# datapath, each site its own ovsdb-server and patched ovs-vswitchd in its
+# own network namespace.  The two hosts share one overlay subnet.
+#
+#  ns vxe-ha                ns vxe-sa                          ns vxe-sb               ns vxe-hb
+#  +-----------+  +---------------------------+  +---------------------------+  +-----------+
+#  | ha0       |  | br-int: hp (system), vx0  |  | br-int: hp (system), vx0  |  | hb0       |
+#  | 10.0.0.1  +--+ br-wan: wan (system)      |  | br-wan: wan (system)      +--+ 10.0.0.2  |
+#  | fd00::1   |  |   br-wan 192.0.2.1/24     |  |   br-wan 192.0.2.2/24     |  | fd00::2   |
+#  +-----------+  |                           |  |                           |  +-----------+
+#                 +-------------+-------------+  +-------------+-------------+
+#                               |        veth "WAN"            |
+#                               +------------------------------+
+#
+# vx0 is type=vxlan, key 123, ipsec=required, with transport-mode SAs
+# installed by ovs-appctl.  Checks, each of which fails the test:
+#   1. ping both ways, IPv4 and IPv6, over vxlan + ESP;
+#   2. ipsec/sa-show counts exactly the packets and bytes that OpenFlow
+#      sent into the tunnel (flow statistics), on both sides;
+#   3. a 10 MB TCP transfer from ha to hb arrives complete;
+#   4. the capture on the WAN veth has only ESP and ARP (no clear VXLAN),
+#      and not the payload pattern of the pings;
+#   5. deleting the outbound SA stops the traffic (fail closed), counted
+#      as no_out_sa, with nothing in clear on the WAN; a new SA restores it.
+#
+# Usage: tests/ovs/vxlan-esp.sh [OVS_BUILD_DIR]   (default build/ovs/src)
+# Needs root, ip, ethtool, tcpdump, ping, python3.  Removes every
+# namespace, veth and process it made, also on failure; ends only the
+# processes it started.
+set -eu
+
+for tool in ip ethtool tcpdump ping; do
+    if ! command -v $tool >/dev/null; then
+        echo "vxlan-esp: $tool not found (Debian: iproute2, ethtool, tcpdump," \
+             "iputils-ping)" >&2
+        exit 2
+    fi
+done
+PYTHON3=${PYTHON3:-/usr/bin/python3}
+if [ "$(id -u)" != 0 ]; then
+    echo "vxlan-esp: needs root (network namespaces)" >&2
+    exit 2
+fi
+
+OVS=$(cd "${1:-build/ovs/src}" && pwd)
+PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
+SCHEMA=$OVS/vswitchd/vswitch.ovsschema
+WORK=$(mktemp -d /tmp/vxlan-esp.XXXXXX)
+NS_PREFIX=vxe-$$-
+PIDS=()
+PASS=0
+FAIL=0
+
+K_AB=0x8a8b8c8d8e8f909192939495969798999a9b9c9d   # Site A to site B.
+K_BA=0xa1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4   # Site B to site A.
+PATTERN=c0ffee15c0ffee15                           # Ping payload.
+
+ns() { echo "$NS_PREFIX$1"; }
+in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
+
+cleanup() {
+    local pid
+    set +e
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -9 "$pid" 2>/dev/null
+    done
+    for n in ha sa sb hb; do
+        ip netns del "$(ns $n)" 2>/dev/null
+    done
+    if [ "$FAIL" -eq 0 ] && [ -z "${KEEP:-}" ]; then
+        rm -rf "$WORK"
+    else
+        echo "vxlan-esp: logs kept in $WORK"
+    fi
+}
+trap cleanup EXIT
+
+not() { ! "$@"; }
+
+check() {
+    local what=$1; shift
+    if "$@"; then
+        PASS=$((PASS + 1))
+    else
+        FAIL=$((FAIL + 1))
+        echo "FAIL: $what"
+    fi
+}
+
+# Site commands, run inside the site's namespace against its own daemons.
+site_env() {
+    local s=$1
+    echo "OVS_RUNDIR=$WORK/$s OVS_LOGDIR=$WORK/$s OVS_DBDIR=$WORK/$s OVS_SYSCONFDIR=$WORK/$s"
+}
+vsctl() { local s=$1; shift; in_ns "$s" env $(site_env "$s") ovs-vsctl --timeout=10 "$@"; }
+appctl() { local s=$1; shift; in_ns "$s" env $(site_env "$s") ovs-appctl --timeout=10 "$@"; }
+ofctl() { local s=$1; shift; in_ns "$s" env $(site_env "$s") ovs-ofctl "$@"; }
+
+start_site() {
+    local s=$1
+    mkdir -p "$WORK/$s"
+    ovsdb-tool create "$WORK/$s/conf.db" "$SCHEMA"
+    in_ns "$s" env $(site_env "$s") ovsdb-server "$WORK/$s/conf.db" \
+        --remote=punix:"$WORK/$s/db.sock" --pidfile="$WORK/$s/ovsdb-server.pid" \
+        --log-file="$WORK/$s/ovsdb-server.log" --detach --no-chdir \
+        2>>"$WORK/$s/start.log"
+    PIDS+=("$(cat "$WORK/$s/ovsdb-server.pid")")
+    vsctl "$s" --no-wait init
+    in_ns "$s" env $(site_env "$s") ovs-vswitchd unix:"$WORK/$s/db.sock" \
+        --pidfile="$WORK/$s/ovs-vswitchd.pid" \
+        --log-file="$WORK/$s/ovs-vswitchd.log" --detach --no-chdir \
+        -vconsole:off -vfile:info 2>>"$WORK/$s/start.log"
+    PIDS+=("$(cat "$WORK/$s/ovs-vswitchd.pid")")
+}
+
+veth() {   # veth NAME1 NS1 NAME2 NS2
+    ip link add "$1" netns "$(ns "$2")" type veth peer name "$3" netns "$(ns "$4")"
+    in_ns "$2" ip link set "$1" up
+    in_ns "$4" ip link set "$3" up
+    # AF_PACKET ports and ESP need packets with their checksums done.
+    in_ns "$2" ethtool -K "$1" tx off >/dev/null
+    in_ns "$4" ethtool -K "$3" tx off >/dev/null
+}
+
+T0=$(date +%s)
+for n in ha sa sb hb; do
+    ip netns add "$(ns $n)"
+    in_ns $n ip link set lo up
+done
+for n in sa sb; do
+    in_ns $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+    in_ns $n sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+done
+veth wan sa wan sb
+veth ha0 ha hp sa
+veth hb0 hb hp sb
+
+# Hosts: one overlay subnet, MTU lowered for the VXLAN (50) and ESP (up to
+# 40 with AES-GCM) overhead; static neighbors, so that no ARP or ND goes
+# through the tunnel and the SA counters count only the test's packets.
+MAC_A=$(in_ns ha cat /sys/class/net/ha0/address)
+MAC_B=$(in_ns hb cat /sys/class/net/hb0/address)
+in_ns ha ip link set ha0 mtu 1400
+in_ns hb ip link set hb0 mtu 1400
+in_ns ha ip addr add 10.0.0.1/24 dev ha0
+in_ns ha ip addr add fd00::1/64 dev ha0 nodad
+in_ns ha ip neigh add 10.0.0.2 lladdr "$MAC_B" dev ha0
+in_ns ha ip neigh add fd00::2 lladdr "$MAC_B" dev ha0
+in_ns hb ip addr add 10.0.0.2/24 dev hb0
+in_ns hb ip addr add fd00::2/64 dev hb0 nodad
+in_ns hb ip neigh add 10.0.0.1 lladdr "$MAC_A" dev hb0
+in_ns hb ip neigh add fd00::1 lladdr "$MAC_A" dev hb0
+
+setup_site() {   # setup_site SITE LOCAL REMOTE OUT_SPI OUT_KEY IN_SPI IN_KEY
+    local s=$1 local_ip=$2 remote_ip=$3
+    start_site "$s"
+    vsctl "$s" add-br br-wan -- set bridge br-wan datapath_type=netdev \
+        -- add-port br-wan wan
+    vsctl "$s" add-br br-int -- set bridge br-int datapath_type=netdev \
+        -- add-port br-int hp \
+        -- add-port br-int vx0 -- set Interface vx0 type=vxlan \
+               options:remote_ip="$remote_ip" options:local_ip="$local_ip" \
+               options:key=123 options:ipsec=required
+    in_ns "$s" ip addr add "$local_ip/24" dev br-wan
+    in_ns "$s" ip link set br-wan up
+    in_ns "$s" ip link set br-int up
+    # Only unicast to the overlay subnet enters the tunnel (not the host's
+    # own IPv6 multicast: MLD, router solicitations): no NORMAL flow.
+    ofctl "$s" del-flows br-int
+    ofctl "$s" add-flow br-int "in_port=hp,ip,nw_dst=10.0.0.0/24,actions=vx0"
+    ofctl "$s" add-flow br-int "in_port=hp,ipv6,ipv6_dst=fd00::/64,actions=vx0"
+    ofctl "$s" add-flow br-int "in_port=vx0,actions=hp"
+    appctl "$s" ipsec/sa-add vx0 out \
+        "spi=$4,mode=transport,aead=aes-gcm-128,key=$5"
+    appctl "$s" ipsec/sa-add vx0 in \
+        "spi=$6,mode=transport,aead=aes-gcm-128,key=$7"
+}
+setup_site sa 192.0.2.1 192.0.2.2 0x2001 $K_AB 0x1001 $K_BA
+setup_site sb 192.0.2.2 192.0.2.1 0x1001 $K_BA 0x2001 $K_AB
+
+# Capture the WAN from site A's side.
+in_ns sa tcpdump -i wan -U -w "$WORK/wan.pcap" -s 0 2>"$WORK/tcpdump.log" &
+TCPDUMP=$!
+PIDS+=("$TCPDUMP")
+for _ in $(seq 50); do
+    grep -q listening "$WORK/tcpdump.log" 2>/dev/null && break
+    sleep 0.1
+done
+
+sa_counters() {   # sa_counters SITE SPI -> "P B"
+    appctl "$1" ipsec/sa-show vx0 | grep -A3 "spi 0x0000$2" | sed -n 4p \
+        | sed 's/.*packets=\([0-9]*\) bytes=\([0-9]*\).*/\1 \2/'
+}
+
+# The first packets resolve the tunnel neighbor (ARP from br-wan) and set
+# up the datapath flows; let a few go before counting.
+warm=0
+for _ in $(seq 20); do
+    if in_ns ha ping -c 1 -W 1 10.0.0.2 >/dev/null 2>&1; then
+        warm=1
+        break
+    fi
+done
+check "warm-up ping ha -> hb" test $warm = 1
+in_ns hb ping -c 1 -W 2 10.0.0.1 >/dev/null 2>&1 || true
+
+flows_to_vx0() {   # flows_to_vx0 SITE -> "P B"
+    ofctl "$1" --names dump-flows br-int | grep -E 'actions=(output:)?"?vx0' \
+        | sed 's/.*n_packets=\([0-9]*\), n_bytes=\([0-9]*\).*/\1 \2/' \
+        | awk '{ p += $1; b += $2 } END { print p + 0, b + 0 }'
+}
+
+# Baselines for 2, once the warm-up is in the OpenFlow statistics (the
+# first packets may be dropped before the tunnel, waiting for ARP).
+sleep 1.5
+F0_sa=$(flows_to_vx0 sa)
+F0_sb=$(flows_to_vx0 sb)
+S0_sa_out=$(sa_counters sa 2001)
+S0_sb_in=$(sa_counters sb 2001)
+S0_sb_out=$(sa_counters sb 1001)
+S0_sa_in=$(sa_counters sa 1001)
+
+# 1: pings both ways, IPv4 and IPv6 inside.
+check "ping ha -> hb" in_ns ha ping -c 3 -i 0.2 -W 2 -p $PATTERN 10.0.0.2 >/dev/null
+check "ping hb -> ha" in_ns hb ping -c 3 -i 0.2 -W 2 -p $PATTERN 10.0.0.1 >/dev/null
+check "ping -6 ha -> hb" in_ns ha ping -6 -c 3 -i 0.2 -W 2 -p $PATTERN fd00::2 >/dev/null
+check "ping -6 hb -> ha" in_ns hb ping -6 -c 3 -i 0.2 -W 2 -p $PATTERN fd00::1 >/dev/null
+
+# 2: each site's outbound SA protected exactly what its OpenFlow flows
+# sent into vx0 since the baseline (the pings, nothing else: there is no
+# NORMAL flow to flood into the tunnel): as many
+# packets, and as many bytes plus the outer IPv4 (20), UDP (8) and VXLAN
+# (8) headers that transport mode protects with each.  Site B's inbound
+# SA verified the same.
+sleep 0.5
+# OpenFlow statistics follow the datapath's with a delay (revalidators):
+# wait until they have caught up.
+minus() {   # minus "P1 B1" "P0 B0" -> "dP dB"
+    echo "$(( ${1% *} - ${2% *} )) $(( ${1#* } - ${2#* } ))"
+}
+sa_matches_flows() {   # sa_matches_flows SITE F0 OUT_SPI S0_OUT PEER S0_IN
+    local d want
+    d=$(minus "$(flows_to_vx0 "$1")" "$2")
+    want="$(( ${d% *} )) $(( ${d#* } + 36 * ${d% *} ))"
+    echo "$want" > "$WORK/want-$1"
+    minus "$(sa_counters "$1" "$3")" "$4" > "$WORK/got-$1"
+    minus "$(sa_counters "$5" "$3")" "$6" > "$WORK/got-$5-in"
+    test "$(cat "$WORK/got-$1")" = "$want" \
+        && test "$(cat "$WORK/got-$5-in")" = "$want"
+}
+for s in sa sb; do
+    if [ $s = sa ]; then
+        args="$F0_sa 2001 $S0_sa_out sb $S0_sb_in" peer=sb
+    else
+        args="$F0_sb 1001 $S0_sb_out sa $S0_sa_in" peer=sa
+    fi
+    set -- $args
+    for _ in $(seq 50); do
+        sa_matches_flows $s "$1 $2" $3 "$4 $5" $6 "$7 $8" && break
+        sleep 0.2
+    done
+    want=$(cat "$WORK/want-$s")
+    check "site $s out SA = flows into vx0 + 36 B each ($(cat "$WORK/got-$s"), want $want)" \
+        test "$(cat "$WORK/got-$s")" = "$want"
+    check "site $peer in SA = site $s flows into vx0 ($(cat "$WORK/got-$peer-in"), want $want)" \
+        test "$(cat "$WORK/got-$peer-in")" = "$want"
+    check "site $s sent at least the 6 pings' packets ($want)" test "${want% *}" -ge 6
+done
+
+# 3: 10 MB over TCP, ha -> hb, checked by size and digest at hb.
+in_ns hb "$PYTHON3" -c '
+import hashlib, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.0.0.2", 5001)); s.listen(1); s.settimeout(60)
+c, _ = s.accept(); c.settimeout(60); h = hashlib.sha256(); n = 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    n += len(d); h.update(d)
+print(n, h.hexdigest())
+' > "$WORK/tcp-rx.txt" 2>"$WORK/tcp-rx.err" &
+RX=$!
+PIDS+=("$RX")
+sleep 0.5
+in_ns ha "$PYTHON3" -c '
+import hashlib, socket
+data = bytes(range(256)) * 40960
+s = socket.create_connection(("10.0.0.2", 5001), timeout=60)
+s.sendall(data); s.close()
+print(len(data), hashlib.sha256(data).hexdigest())
+' > "$WORK/tcp-tx.txt" 2>"$WORK/tcp-tx.err" || true
+wait "$RX" 2>/dev/null || true
+check "10 MB over TCP arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
+    test -s "$WORK/tcp-tx.txt" -a "$(cat "$WORK/tcp-rx.txt")" = "$(cat "$WORK/tcp-tx.txt")"
+
+# 5: fail closed.  Without site A's outbound SA nothing gets through and
+# the drops are counted; a new SA pair brings the traffic back.
+# Every packet OpenFlow sends into vx0 meanwhile (the pings, and any
+# leftover of the TCP connection) is dropped and counted.
+sleep 1
+f0=$(flows_to_vx0 sa)
+appctl sa ipsec/sa-del vx0 0x2001
+check "no ping without an outbound SA" \
+    not in_ns ha ping -c 2 -i 0.2 -W 1 -p $PATTERN 10.0.0.2 >/dev/null
+for _ in $(seq 50); do
+    f1=$(flows_to_vx0 sa)
+    n_drop=$(( ${f1% *} - ${f0% *} ))
+    port_a=$(appctl sa ipsec/sa-show vx0 | grep ^port)
+    test "$port_a" = "port vx0: inbound drops=none outbound drops=no_out_sa:$n_drop" && break
+    sleep 0.2
+done
+check "fail-closed drops counted ($port_a, $n_drop sent)" \
+    test "$port_a" = "port vx0: inbound drops=none outbound drops=no_out_sa:$n_drop" -a "$n_drop" -ge 2
+appctl sa ipsec/sa-add vx0 out \
+    "spi=0x2002,mode=transport,aead=aes-gcm-128,key=$K_AB"
+appctl sb ipsec/sa-add vx0 in \
+    "spi=0x2002,mode=transport,aead=aes-gcm-128,key=$K_AB"
+check "ping again with a new SA" \
+    in_ns ha ping -c 2 -i 0.2 -W 2 -p $PATTERN 10.0.0.2 >/dev/null
+
+# 4: the WAN carried only ESP (and ARP), never VXLAN or the payload in
+# clear.
+sleep 0.5
+kill "$TCPDUMP"
+wait "$TCPDUMP" 2>/dev/null || true
+n_esp=$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null | wc -l)
+n_other=$(tcpdump -nr "$WORK/wan.pcap" 'not esp and not arp' 2>/dev/null | wc -l)
+check "ESP on the WAN ($n_esp packets)" test "$n_esp" -ge 1000
+check "nothing but ESP and ARP on the WAN ($n_other others)" test "$n_other" -eq 0
+clear_payload_on_wan() {
+    tcpdump -xnr "$WORK/wan.pcap" 2>/dev/null | sed 's/^.*0x[0-9a-f]*: *//' \
+        | tr -d ' \n' | grep -q $PATTERN
+}
+check "no clear-text payload on the WAN" not clear_payload_on_wan
+check "no key in any log" \
+    not grep -rqi -e 8a8b8c8d8e8f9091 -e a1a2a3a4a5a6a7a8 "$WORK/sa" "$WORK/sb"
+
+echo "vxlan-esp: $PASS passed, $FAIL failed ($(( $(date +%s) - T0 )) s)"
+[ "$FAIL" -eq 0 ]

@@ -94,8 +94,10 @@ check-ovs: ovs $(B)/espcap
 
 # Each script is a self-contained test (see its header) that cleans up
 # after itself; they run one after the other.
-# agent-two-sites.sh needs esp-agent: it runs from check-controller-system.
-OVS_SYSTEM_TESTS := $(sort $(filter-out tests/ovs/agent-%,$(wildcard tests/ovs/*.sh)))
+# agent-*.sh need esp-agent: they run from check-controller-system.
+# sites.sh is the library the tests source.
+OVS_SYSTEM_TESTS := $(sort $(filter-out tests/ovs/agent-% tests/ovs/sites.sh,\
+	$(wildcard tests/ovs/*.sh)))
 check-ovs-system: ovs
 	@set -e; for t in $(OVS_SYSTEM_TESTS); do \
 	    echo "system test: $$t"; \

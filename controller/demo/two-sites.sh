@@ -51,6 +51,7 @@ ROUTER_MAC=02:e5:a0:00:00:01         # The policy's default router-mac.
 EXAMPLE=docs/examples/two-sites.yaml
 OVS=$TOP/build/ovs/src
 AGENT=$TOP/build/controller/esp-agent
+# shellcheck disable=SC2034  # Used by sites.sh.
 NS_PREFIX=demo-$$-
 WORK=
 PIDS=()
@@ -116,12 +117,13 @@ running() {
 }
 
 # --- clean-up -------------------------------------------------------------
-ns() { echo "$NS_PREFIX$1"; }
-in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
+# The sites and hosts: ns, in_ns, start_site, vsctl, appctl, end_pids...
+# shellcheck source=tests/ovs/sites.sh
+. "$TOP/tests/ovs/sites.sh"
 
 CLEANED=
 cleanup() {
-    local pid n status=${1:-$?}
+    local status=${1:-$?}
     [ -n "$CLEANED" ] && return
     CLEANED=1
     set +eE
@@ -131,19 +133,8 @@ cleanup() {
     if [ -n "$AGENT_PID" ]; then
         kill -TERM "$AGENT_PID" 2>/dev/null
     fi
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    for pid in "${PIDS[@]}"; do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill -9 "$pid" 2>/dev/null
-    done
-    for n in ha site-a site-b hb; do
-        ip netns del "$(ns $n)" 2>/dev/null
-    done
+    end_pids
+    netns_del ha site-a site-b hb
     if [ -n "$WORK" ]; then
         ok "agent stopped, daemons and tcpdump ended," \
            "namespaces and veths removed"
@@ -210,84 +201,19 @@ PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
 
 # --- 2. sites -------------------------------------------------------------
 step 2 "Create the two sites and their hosts in network namespaces"
-# at_site SITE CMD...: CMD in SITE's namespace, against SITE's daemons.
-at_site() {
-    local s=$1
-    shift
-    in_ns "$s" env OVS_RUNDIR="$WORK/$s" OVS_LOGDIR="$WORK/$s" \
-        OVS_DBDIR="$WORK/$s" OVS_SYSCONFDIR="$WORK/$s" "$@"
-}
-vsctl() { local s=$1; shift; at_site "$s" ovs-vsctl --timeout=10 "$@"; }
-appctl() {
-    local s=$1
-    shift
-    at_site "$s" ovs-appctl --timeout=10 -t "$WORK/$s/ovs-vswitchd.ctl" "$@"
-}
-
-start_site() {
-    local s=$1
-    mkdir -p "$WORK/$s"
-    ovsdb-tool create "$WORK/$s/conf.db" "$OVS/vswitchd/vswitch.ovsschema"
-    at_site "$s" ovsdb-server "$WORK/$s/conf.db" \
-        --remote=punix:"$WORK/$s/db.sock" \
-        --pidfile="$WORK/$s/ovsdb-server.pid" \
-        --log-file="$WORK/$s/ovsdb-server.log" --detach --no-chdir \
-        2>>"$WORK/$s/start.log"
-    PIDS+=("$(cat "$WORK/$s/ovsdb-server.pid")")
-    vsctl "$s" --no-wait init
-    # The unixctl socket at a fixed path, the one the policy names.
-    at_site "$s" ovs-vswitchd unix:"$WORK/$s/db.sock" \
-        --unixctl="$WORK/$s/ovs-vswitchd.ctl" \
-        --pidfile="$WORK/$s/ovs-vswitchd.pid" \
-        --log-file="$WORK/$s/ovs-vswitchd.log" --detach --no-chdir \
-        -vconsole:off -vfile:info 2>>"$WORK/$s/start.log"
-    PIDS+=("$(cat "$WORK/$s/ovs-vswitchd.pid")")
-}
-
-veth() {   # veth NAME1 NS1 NAME2 NS2
-    ip link add "$1" netns "$(ns "$2")" type veth peer name "$3" \
-        netns "$(ns "$4")"
-    in_ns "$2" ip link set "$1" up
-    in_ns "$4" ip link set "$3" up
-    # AF_PACKET ports and ESP need packets with their checksums done.
-    in_ns "$2" ethtool -K "$1" tx off >/dev/null
-    in_ns "$4" ethtool -K "$3" tx off >/dev/null
-}
-
-for n in ha site-a site-b hb; do
-    ip netns add "$(ns $n)"
-    in_ns $n ip link set lo up
-    # IPv4 only: no router solicitations, ND or MLD on the WAN.
-    in_ns $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-    in_ns $n sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-done
-veth wan site-a wan site-b
-veth ha0 ha lan0 site-a
-veth hb0 hb lan0 site-b
+netns_add ha site-a site-b hb
+# IPv4 only: no router solicitations, ND or MLD on the WAN.
+netns_no_ipv6 ha site-a site-b hb
+two_site_veths site-a site-b lan0
 ok "namespaces $(ns ha), $(ns site-a), $(ns site-b), $(ns hb);" \
    "veths WAN, LAN a, LAN b"
 
 # Hosts: each routes the other site's subnet via its site, whose router
 # MAC is its gateway's (static: the site answers no ARP for it yet).
-in_ns ha ip addr add 10.1.0.2/24 dev ha0
-in_ns ha ip route add 10.2.0.0/24 via 10.1.0.1
-in_ns ha ip neigh add 10.1.0.1 lladdr $ROUTER_MAC dev ha0
-in_ns hb ip addr add 10.2.0.2/24 dev hb0
-in_ns hb ip route add 10.1.0.0/24 via 10.2.0.1
-in_ns hb ip neigh add 10.2.0.1 lladdr $ROUTER_MAC dev hb0
+route_hosts $ROUTER_MAC
 
 # Sites: bridges and their system ports only; nothing of the agent's yet.
-for s in site-a site-b; do
-    start_site $s
-    vsctl $s add-br br-wan -- set bridge br-wan datapath_type=netdev \
-        -- add-port br-wan wan
-    vsctl $s add-br br0 -- set bridge br0 datapath_type=netdev \
-        -- add-port br0 lan0
-    in_ns $s ip link set br-wan up
-    in_ns $s ip link set br0 up
-done
-in_ns site-a ip addr add 192.0.2.1/24 dev br-wan
-in_ns site-b ip addr add 192.0.2.2/24 dev br-wan
+lan_wan_sites site-a site-b
 ok "site-a, site-b: ovsdb-server + ovs-vswitchd (datapath_type=netdev)," \
    "br0 (LAN) and br-wan (WAN 192.0.2.1, .2)"
 info "${D}no SA, no ESP port, no flow yet: esp-agent adds them$N"
@@ -359,14 +285,7 @@ capture site-a lan0 "$WORK/lan.pcap"
 ok "tcpdump on the WAN veth (site-a side) and on site-a's LAN port"
 
 # The first packet makes site-a resolve site-b's WAN address (ARP).
-warm=0
-for _ in $(seq 20); do
-    if in_ns ha ping -c 1 -W 1 10.2.0.2 >/dev/null 2>&1; then
-        warm=1
-        break
-    fi
-done
-[ $warm = 1 ] \
+ping_answered ha 10.2.0.2 \
     || die "no ping through the tunnel (see $WORK/*/ovs-vswitchd.log)"
 
 # For the traffic, the agent again, now rekeying the link every REKEY_EVERY

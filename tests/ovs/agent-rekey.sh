@@ -25,17 +25,9 @@
 # process it made, also on failure; ends only the processes it started.
 set -eu
 
-for tool in ip ethtool tcpdump ping; do
-    if ! command -v $tool >/dev/null; then
-        echo "agent-rekey: $tool not found (Debian: iproute2, ethtool," \
-             "tcpdump, iputils-ping)" >&2
-        exit 2
-    fi
-done
-if [ "$(id -u)" != 0 ]; then
-    echo "agent-rekey: needs root (network namespaces)" >&2
-    exit 2
-fi
+# shellcheck source=tests/ovs/sites.sh
+. "$(dirname "$0")/sites.sh"
+need_root_and_tools agent-rekey
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 OVS=$(cd "${1:-build/ovs/src}" && pwd)
@@ -48,8 +40,8 @@ if [ ! -x "$AGENT" ]; then
     exit 2
 fi
 PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-SCHEMA=$OVS/vswitchd/vswitch.ovsschema
 WORK=$(mktemp -d /tmp/agent-rekey.XXXXXX)
+# shellcheck disable=SC2034  # Used by sites.sh.
 NS_PREFIX=esprk-$$-
 PIDS=()
 PASS=0
@@ -61,118 +53,21 @@ PORT=5555
 INTERVAL=100                                       # esp-agent --interval.
 GRACE=0.4                                          # esp-agent --rekey-grace.
 
-ns() { echo "$NS_PREFIX$1"; }
-in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
-
-cleanup() {
-    local pid
-    set +e
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    for pid in "${PIDS[@]}"; do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill -9 "$pid" 2>/dev/null
-    done
-    for n in ha site-a site-b hb; do
-        ip netns del "$(ns $n)" 2>/dev/null
-    done
-    if [ "$FAIL" -eq 0 ] && [ -z "${KEEP:-}" ]; then
-        rm -rf "$WORK"
-    else
-        echo "agent-rekey: logs kept in $WORK"
-    fi
-}
-trap cleanup EXIT
-
-not() { ! "$@"; }
-
-check() {
-    local what=$1; shift
-    if "$@"; then
-        PASS=$((PASS + 1))
-    else
-        FAIL=$((FAIL + 1))
-        echo "FAIL: $what"
-    fi
-}
-
-# Site commands, run inside the site's namespace against its own daemons.
-site_env() {
-    local s=$1
-    echo "OVS_RUNDIR=$WORK/$s OVS_LOGDIR=$WORK/$s OVS_DBDIR=$WORK/$s OVS_SYSCONFDIR=$WORK/$s"
-}
-vsctl() { local s=$1; shift; in_ns "$s" env $(site_env "$s") ovs-vsctl --timeout=10 "$@"; }
-appctl() { local s=$1; shift; in_ns "$s" env $(site_env "$s") ovs-appctl --timeout=10 -t "$WORK/$s/ovs-vswitchd.ctl" "$@"; }
-ofctl() { local s=$1; shift; in_ns "$s" env $(site_env "$s") ovs-ofctl "$@"; }
-
-start_site() {
-    local s=$1
-    mkdir -p "$WORK/$s"
-    ovsdb-tool create "$WORK/$s/conf.db" "$SCHEMA"
-    in_ns "$s" env $(site_env "$s") ovsdb-server "$WORK/$s/conf.db" \
-        --remote=punix:"$WORK/$s/db.sock" --pidfile="$WORK/$s/ovsdb-server.pid" \
-        --log-file="$WORK/$s/ovsdb-server.log" --detach --no-chdir \
-        2>>"$WORK/$s/start.log"
-    PIDS+=("$(cat "$WORK/$s/ovsdb-server.pid")")
-    vsctl "$s" --no-wait init
-    # The unixctl socket at the path the policy names.
-    in_ns "$s" env $(site_env "$s") ovs-vswitchd unix:"$WORK/$s/db.sock" \
-        --unixctl="$WORK/$s/ovs-vswitchd.ctl" \
-        --pidfile="$WORK/$s/ovs-vswitchd.pid" \
-        --log-file="$WORK/$s/ovs-vswitchd.log" --detach --no-chdir \
-        -vconsole:off -vfile:info 2>>"$WORK/$s/start.log"
-    PIDS+=("$(cat "$WORK/$s/ovs-vswitchd.pid")")
-}
-
-veth() {   # veth NAME1 NS1 NAME2 NS2
-    ip link add "$1" netns "$(ns "$2")" type veth peer name "$3" netns "$(ns "$4")"
-    in_ns "$2" ip link set "$1" up
-    in_ns "$4" ip link set "$3" up
-    # AF_PACKET ports and ESP need packets with their checksums done.
-    in_ns "$2" ethtool -K "$1" tx off >/dev/null
-    in_ns "$4" ethtool -K "$3" tx off >/dev/null
-}
-
+trap 'cleanup_sites agent-rekey ha site-a site-b hb' EXIT
 
 T0=$(date +%s)
 
-for n in ha site-a site-b hb; do
-    ip netns add "$(ns $n)"
-    in_ns $n ip link set lo up
-    # IPv4 only: no router solicitations, ND or MLD anywhere.
-    in_ns $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-    in_ns $n sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-done
-veth wan site-a wan site-b
-veth ha0 ha lan0 site-a
-veth hb0 hb lan0 site-b
+netns_add ha site-a site-b hb
+# IPv4 only: no router solicitations, ND or MLD anywhere.
+netns_no_ipv6 ha site-a site-b hb
+two_site_veths site-a site-b lan0
 
 # Hosts: each routes the other site's subnet via its site, whose router
 # MAC is its gateway's (the site answers no ARP yet).
-in_ns ha ip addr add 10.1.0.2/24 dev ha0
-in_ns ha ip route add 10.2.0.0/24 via 10.1.0.1
-in_ns ha ip neigh add 10.1.0.1 lladdr $ROUTER_MAC dev ha0
-in_ns hb ip addr add 10.2.0.2/24 dev hb0
-in_ns hb ip route add 10.1.0.0/24 via 10.2.0.1
-in_ns hb ip neigh add 10.2.0.1 lladdr $ROUTER_MAC dev hb0
+route_hosts $ROUTER_MAC
 
 # Sites: bridges and their system ports only.
-for s in site-a site-b; do
-    start_site $s
-    vsctl $s add-br br-wan -- set bridge br-wan datapath_type=netdev \
-        -- add-port br-wan wan
-    vsctl $s add-br br0 -- set bridge br0 datapath_type=netdev \
-        -- add-port br0 lan0
-    in_ns $s ip link set br-wan up
-    in_ns $s ip link set br0 up
-done
-in_ns site-a ip addr add 192.0.2.1/24 dev br-wan
-in_ns site-b ip addr add 192.0.2.2/24 dev br-wan
-
+lan_wan_sites site-a site-b
 
 # The example with this test's socket paths, without the WAN port (the WAN
 # is on br-wan here), and with a soft lifetime of 1 s (hard: 1 h).
@@ -187,14 +82,7 @@ n_rekeys() {
 }
 
 # Capture the WAN from site A's side.
-in_ns site-a tcpdump -i wan -U -w "$WORK/wan.pcap" -s 0 \
-    2>"$WORK/tcpdump.log" &
-TCPDUMP=$!
-PIDS+=("$TCPDUMP")
-for _ in $(seq 50); do
-    grep -q listening "$WORK/tcpdump.log" 2>/dev/null && break
-    sleep 0.1
-done
+start_wan_capture site-a
 
 "$AGENT" run --interval=$INTERVAL --rekey-grace=$GRACE "$WORK/policy.yaml" \
     >"$WORK/run.out" 2>"$WORK/run.err" &
@@ -312,14 +200,8 @@ done
 check "the last rekey logged two new SPIs" test "$(echo $new_spis | wc -w)" = 2
 
 # 4. The WAN carried only ESP (and ARP), never a probe in clear.
-sleep 0.5
-kill "$TCPDUMP"
-wait "$TCPDUMP" 2>/dev/null || true
-n_esp=$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null | wc -l)
-n_other=$(tcpdump -nr "$WORK/wan.pcap" 'not esp and not arp' 2>/dev/null | wc -l)
-check "ESP on the WAN ($n_esp packets)" test "$n_esp" -ge $(( 2 * PROBES ))
-check "nothing but ESP and ARP on the WAN ($n_other others)" \
-    test "$n_other" -eq 0
+stop_wan_capture
+check_wan_esp_only $(( 2 * PROBES ))
 check "no probe payload in clear on the WAN" \
     not grep -aq ESPDEMO-PROBE "$WORK/wan.pcap"
 n_spis=$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null \

@@ -31,23 +31,15 @@
 # processes it started.
 set -eu
 
-for tool in ip ethtool tcpdump ping; do
-    if ! command -v $tool >/dev/null; then
-        echo "vxlan-esp: $tool not found (Debian: iproute2, ethtool, tcpdump," \
-             "iputils-ping)" >&2
-        exit 2
-    fi
-done
+# shellcheck source=tests/ovs/sites.sh
+. "$(dirname "$0")/sites.sh"
+need_root_and_tools vxlan-esp
 PYTHON3=${PYTHON3:-/usr/bin/python3}
-if [ "$(id -u)" != 0 ]; then
-    echo "vxlan-esp: needs root (network namespaces)" >&2
-    exit 2
-fi
 
 OVS=$(cd "${1:-build/ovs/src}" && pwd)
 PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-SCHEMA=$OVS/vswitchd/vswitch.ovsschema
 WORK=$(mktemp -d /tmp/vxlan-esp.XXXXXX)
+# shellcheck disable=SC2034  # Used by sites.sh.
 NS_PREFIX=vxe-$$-
 PIDS=()
 PASS=0
@@ -57,92 +49,12 @@ K_AB=0x8a8b8c8d8e8f909192939495969798999a9b9c9d   # Site A to site B.
 K_BA=0xa1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4   # Site B to site A.
 PATTERN=c0ffee15c0ffee15                           # Ping payload.
 
-ns() { echo "$NS_PREFIX$1"; }
-in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
-
-cleanup() {
-    local pid
-    set +e
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    for pid in "${PIDS[@]}"; do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill -9 "$pid" 2>/dev/null
-    done
-    for n in ha sa sb hb; do
-        ip netns del "$(ns $n)" 2>/dev/null
-    done
-    if [ "$FAIL" -eq 0 ] && [ -z "${KEEP:-}" ]; then
-        rm -rf "$WORK"
-    else
-        echo "vxlan-esp: logs kept in $WORK"
-    fi
-}
-trap cleanup EXIT
-
-not() { ! "$@"; }
-
-check() {
-    local what=$1; shift
-    if "$@"; then
-        PASS=$((PASS + 1))
-    else
-        FAIL=$((FAIL + 1))
-        echo "FAIL: $what"
-    fi
-}
-
-# Site commands, run inside the site's namespace against its own daemons.
-site_env() {
-    local s=$1
-    echo "OVS_RUNDIR=$WORK/$s OVS_LOGDIR=$WORK/$s OVS_DBDIR=$WORK/$s OVS_SYSCONFDIR=$WORK/$s"
-}
-vsctl() { local s=$1; shift; in_ns "$s" env $(site_env "$s") ovs-vsctl --timeout=10 "$@"; }
-appctl() { local s=$1; shift; in_ns "$s" env $(site_env "$s") ovs-appctl --timeout=10 "$@"; }
-ofctl() { local s=$1; shift; in_ns "$s" env $(site_env "$s") ovs-ofctl "$@"; }
-
-start_site() {
-    local s=$1
-    mkdir -p "$WORK/$s"
-    ovsdb-tool create "$WORK/$s/conf.db" "$SCHEMA"
-    in_ns "$s" env $(site_env "$s") ovsdb-server "$WORK/$s/conf.db" \
-        --remote=punix:"$WORK/$s/db.sock" --pidfile="$WORK/$s/ovsdb-server.pid" \
-        --log-file="$WORK/$s/ovsdb-server.log" --detach --no-chdir \
-        2>>"$WORK/$s/start.log"
-    PIDS+=("$(cat "$WORK/$s/ovsdb-server.pid")")
-    vsctl "$s" --no-wait init
-    in_ns "$s" env $(site_env "$s") ovs-vswitchd unix:"$WORK/$s/db.sock" \
-        --pidfile="$WORK/$s/ovs-vswitchd.pid" \
-        --log-file="$WORK/$s/ovs-vswitchd.log" --detach --no-chdir \
-        -vconsole:off -vfile:info 2>>"$WORK/$s/start.log"
-    PIDS+=("$(cat "$WORK/$s/ovs-vswitchd.pid")")
-}
-
-veth() {   # veth NAME1 NS1 NAME2 NS2
-    ip link add "$1" netns "$(ns "$2")" type veth peer name "$3" netns "$(ns "$4")"
-    in_ns "$2" ip link set "$1" up
-    in_ns "$4" ip link set "$3" up
-    # AF_PACKET ports and ESP need packets with their checksums done.
-    in_ns "$2" ethtool -K "$1" tx off >/dev/null
-    in_ns "$4" ethtool -K "$3" tx off >/dev/null
-}
+trap 'cleanup_sites vxlan-esp ha sa sb hb' EXIT
 
 T0=$(date +%s)
-for n in ha sa sb hb; do
-    ip netns add "$(ns $n)"
-    in_ns $n ip link set lo up
-done
-for n in sa sb; do
-    in_ns $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-    in_ns $n sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-done
-veth wan sa wan sb
-veth ha0 ha hp sa
-veth hb0 hb hp sb
+netns_add ha sa sb hb
+netns_no_ipv6 sa sb
+two_site_veths sa sb hp
 
 # Hosts: one overlay subnet, MTU lowered for the VXLAN (50) and ESP (up to
 # 40 with AES-GCM) overhead; static neighbors, so that no ARP or ND goes
@@ -163,16 +75,12 @@ in_ns hb ip neigh add fd00::1 lladdr "$MAC_A" dev hb0
 setup_site() {   # setup_site SITE LOCAL REMOTE OUT_SPI OUT_KEY IN_SPI IN_KEY
     local s=$1 local_ip=$2 remote_ip=$3
     start_site "$s"
-    vsctl "$s" add-br br-wan -- set bridge br-wan datapath_type=netdev \
-        -- add-port br-wan wan
-    vsctl "$s" add-br br-int -- set bridge br-int datapath_type=netdev \
-        -- add-port br-int hp \
-        -- add-port br-int vx0 -- set Interface vx0 type=vxlan \
-               options:remote_ip="$remote_ip" options:local_ip="$local_ip" \
-               options:key=123 options:ipsec=required
+    netdev_bridge "$s" br-wan wan
+    netdev_bridge "$s" br-int hp
+    vsctl "$s" add-port br-int vx0 -- set Interface vx0 type=vxlan \
+        options:remote_ip="$remote_ip" options:local_ip="$local_ip" \
+        options:key=123 options:ipsec=required
     in_ns "$s" ip addr add "$local_ip/24" dev br-wan
-    in_ns "$s" ip link set br-wan up
-    in_ns "$s" ip link set br-int up
     # Only unicast to the overlay subnet enters the tunnel (not the host's
     # own IPv6 multicast: MLD, router solicitations): no NORMAL flow.
     ofctl "$s" del-flows br-int
@@ -188,13 +96,7 @@ setup_site sa 192.0.2.1 192.0.2.2 0x2001 $K_AB 0x1001 $K_BA
 setup_site sb 192.0.2.2 192.0.2.1 0x1001 $K_BA 0x2001 $K_AB
 
 # Capture the WAN from site A's side.
-in_ns sa tcpdump -i wan -U -w "$WORK/wan.pcap" -s 0 2>"$WORK/tcpdump.log" &
-TCPDUMP=$!
-PIDS+=("$TCPDUMP")
-for _ in $(seq 50); do
-    grep -q listening "$WORK/tcpdump.log" 2>/dev/null && break
-    sleep 0.1
-done
+start_wan_capture sa
 
 sa_counters() {   # sa_counters SITE SPI -> "P B"
     appctl "$1" ipsec/sa-show vx0 | grep -A3 "spi 0x0000$2" | sed -n 4p \
@@ -203,14 +105,7 @@ sa_counters() {   # sa_counters SITE SPI -> "P B"
 
 # The first packets resolve the tunnel neighbor (ARP from br-wan) and set
 # up the datapath flows; let a few go before counting.
-warm=0
-for _ in $(seq 20); do
-    if in_ns ha ping -c 1 -W 1 10.0.0.2 >/dev/null 2>&1; then
-        warm=1
-        break
-    fi
-done
-check "warm-up ping ha -> hb" test $warm = 1
+check "warm-up ping ha -> hb" ping_answered ha 10.0.0.2
 in_ns hb ping -c 1 -W 2 10.0.0.1 >/dev/null 2>&1 || true
 
 flows_to_vx0() {   # flows_to_vx0 SITE -> "P B"
@@ -330,18 +225,9 @@ check "ping again with a new SA" \
 
 # 4: the WAN carried only ESP (and ARP), never VXLAN or the payload in
 # clear.
-sleep 0.5
-kill "$TCPDUMP"
-wait "$TCPDUMP" 2>/dev/null || true
-n_esp=$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null | wc -l)
-n_other=$(tcpdump -nr "$WORK/wan.pcap" 'not esp and not arp' 2>/dev/null | wc -l)
-check "ESP on the WAN ($n_esp packets)" test "$n_esp" -ge 1000
-check "nothing but ESP and ARP on the WAN ($n_other others)" test "$n_other" -eq 0
-clear_payload_on_wan() {
-    tcpdump -xnr "$WORK/wan.pcap" 2>/dev/null | sed 's/^.*0x[0-9a-f]*: *//' \
-        | tr -d ' \n' | grep -q $PATTERN
-}
-check "no clear-text payload on the WAN" not clear_payload_on_wan
+stop_wan_capture
+check_wan_esp_only 1000
+check "no clear-text payload on the WAN" not hex_on_wan $PATTERN
 check "no key in any log" \
     not grep -rqi -e 8a8b8c8d8e8f9091 -e a1a2a3a4a5a6a7a8 "$WORK/sa" "$WORK/sb"
 

@@ -1,0 +1,265 @@
+#!/bin/bash
+# Shared by the two-site system tests (tests/ovs/*.sh) and the demo
+# (controller/demo/two-sites.sh); sourced, not run.  Each site is its own
+# ovsdb-server and patched ovs-vswitchd (userspace datapath,
+# datapath_type=netdev) in its own network namespace; the hosts are
+# namespaces too, joined to their site by a veth, and the sites to each
+# other by the "WAN" veth.  Each script keeps its own topology drawing.
+#
+# The sourcing script sets, before calling these functions:
+#   NS_PREFIX  prefix of its namespace names (unique to the run: use $$);
+#   WORK       its work directory, one subdirectory per site;
+#   OVS        the Open vSwitch build directory (utilities, vswitchd, ovsdb
+#              on PATH);
+#   PIDS=()    the processes it started, the only ones cleanup ends;
+#   PASS=0 FAIL=0, the counters of check.
+# shellcheck shell=bash
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    echo "sites.sh: library of the two-site tests, sourced by them: skipped"
+    exit 0
+fi
+
+# --- preflight ------------------------------------------------------------
+
+# need_root_and_tools TEST: exits 2 unless root, with ip, ethtool, tcpdump
+# and ping.
+need_root_and_tools() {
+    local tool
+    for tool in ip ethtool tcpdump ping; do
+        if ! command -v $tool >/dev/null; then
+            echo "$1: $tool not found (Debian: iproute2, ethtool, tcpdump," \
+                 "iputils-ping)" >&2
+            exit 2
+        fi
+    done
+    if [ "$(id -u)" != 0 ]; then
+        echo "$1: needs root (network namespaces)" >&2
+        exit 2
+    fi
+}
+
+# --- namespaces -----------------------------------------------------------
+
+ns() { echo "$NS_PREFIX$1"; }
+in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
+
+netns_add() {   # netns_add NAME...: new namespaces, loopback up.
+    local n
+    for n in "$@"; do
+        ip netns add "$(ns "$n")"
+        in_ns "$n" ip link set lo up
+    done
+}
+
+netns_no_ipv6() {   # netns_no_ipv6 NAME...: no router solicitations, ND, MLD.
+    local n
+    for n in "$@"; do
+        in_ns "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        in_ns "$n" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+    done
+}
+
+veth() {   # veth NAME1 NS1 NAME2 NS2
+    ip link add "$1" netns "$(ns "$2")" type veth peer name "$3" \
+        netns "$(ns "$4")"
+    in_ns "$2" ip link set "$1" up
+    in_ns "$4" ip link set "$3" up
+    # AF_PACKET ports and ESP need packets with their checksums done.
+    in_ns "$2" ethtool -K "$1" tx off >/dev/null
+    in_ns "$4" ethtool -K "$3" tx off >/dev/null
+}
+
+# two_site_veths SITE_A SITE_B LAN_PORT: the WAN veth ("wan" at both
+# sites), and hosts ha and hb (ha0, hb0) on LAN_PORT of their site.
+two_site_veths() {
+    veth wan "$1" wan "$2"
+    veth ha0 ha "$3" "$1"
+    veth hb0 hb "$3" "$2"
+}
+
+# route_hosts GATEWAY_MAC [ipv6]: ha is 10.1.0.2/24, hb 10.2.0.2/24, each
+# routing the other's subnet via .1 of its own, a static neighbor at
+# GATEWAY_MAC (the site answers no ARP for it); with "ipv6", the same with
+# fd01::2/64 and fd02::2/64.
+route_hosts() {
+    local mac=$1 ipv6=${2:-} h i me peer
+    for h in a b; do
+        i=${h}0
+        me=1 peer=2
+        [ $h = b ] && me=2 peer=1
+        in_ns h$h ip addr add 10.$me.0.2/24 dev h$i
+        in_ns h$h ip route add 10.$peer.0.0/24 via 10.$me.0.1
+        in_ns h$h ip neigh add 10.$me.0.1 lladdr "$mac" dev h$i
+        if [ -n "$ipv6" ]; then
+            in_ns h$h ip addr add fd0$me::2/64 dev h$i nodad
+            in_ns h$h ip route add fd0$peer::/64 via fd0$me::1
+            in_ns h$h ip neigh add fd0$me::1 lladdr "$mac" dev h$i
+        fi
+    done
+}
+
+# --- site daemons ---------------------------------------------------------
+
+# at_site SITE CMD...: CMD in SITE's namespace, against SITE's daemons.
+at_site() {
+    local s=$1
+    shift
+    in_ns "$s" env OVS_RUNDIR="$WORK/$s" OVS_LOGDIR="$WORK/$s" \
+        OVS_DBDIR="$WORK/$s" OVS_SYSCONFDIR="$WORK/$s" "$@"
+}
+vsctl() { local s=$1; shift; at_site "$s" ovs-vsctl --timeout=10 "$@"; }
+appctl() {
+    local s=$1
+    shift
+    at_site "$s" ovs-appctl --timeout=10 -t "$WORK/$s/ovs-vswitchd.ctl" "$@"
+}
+ofctl() { local s=$1; shift; at_site "$s" ovs-ofctl "$@"; }
+
+start_site() {   # start_site SITE: its ovsdb-server and ovs-vswitchd.
+    local s=$1
+    mkdir -p "$WORK/$s"
+    ovsdb-tool create "$WORK/$s/conf.db" "$OVS/vswitchd/vswitch.ovsschema"
+    at_site "$s" ovsdb-server "$WORK/$s/conf.db" \
+        --remote=punix:"$WORK/$s/db.sock" \
+        --pidfile="$WORK/$s/ovsdb-server.pid" \
+        --log-file="$WORK/$s/ovsdb-server.log" --detach --no-chdir \
+        2>>"$WORK/$s/start.log"
+    PIDS+=("$(cat "$WORK/$s/ovsdb-server.pid")")
+    vsctl "$s" --no-wait init
+    # The unixctl socket at a fixed path, the one a policy names.
+    at_site "$s" ovs-vswitchd unix:"$WORK/$s/db.sock" \
+        --unixctl="$WORK/$s/ovs-vswitchd.ctl" \
+        --pidfile="$WORK/$s/ovs-vswitchd.pid" \
+        --log-file="$WORK/$s/ovs-vswitchd.log" --detach --no-chdir \
+        -vconsole:off -vfile:info 2>>"$WORK/$s/start.log"
+    PIDS+=("$(cat "$WORK/$s/ovs-vswitchd.pid")")
+}
+
+# netdev_bridge SITE BRIDGE [PORT...]: a userspace-datapath bridge with
+# the given system ports, its internal interface up.
+netdev_bridge() {
+    local s=$1 br=$2 port adds=()
+    shift 2
+    for port in "$@"; do
+        adds+=(-- add-port "$br" "$port")
+    done
+    vsctl "$s" add-br "$br" -- set bridge "$br" datapath_type=netdev \
+        "${adds[@]}"
+    in_ns "$s" ip link set "$br" up
+}
+
+# lan_wan_sites SITE_A SITE_B: the agent's starting point at both sites,
+# bridges and their system ports only: br-wan (wan, 192.0.2.1 and .2/24)
+# and br0 (lan0).
+lan_wan_sites() {
+    local s
+    for s in "$1" "$2"; do
+        start_site "$s"
+        netdev_bridge "$s" br-wan wan
+        netdev_bridge "$s" br0 lan0
+    done
+    in_ns "$1" ip addr add 192.0.2.1/24 dev br-wan
+    in_ns "$2" ip addr add 192.0.2.2/24 dev br-wan
+}
+
+# ping_answered HOST ADDR: whether HOST gets an answer from ADDR within 20
+# pings (the first ones resolve the tunnel neighbor, set up flows).
+ping_answered() {
+    for _ in $(seq 20); do
+        if in_ns "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+# --- WAN capture ----------------------------------------------------------
+
+# start_wan_capture SITE: tcpdump on SITE's end of the WAN veth into
+# $WORK/wan.pcap, its PID in TCPDUMP; returns once it listens.
+start_wan_capture() {
+    in_ns "$1" tcpdump -i wan -U -w "$WORK/wan.pcap" -s 0 \
+        2>"$WORK/tcpdump.log" &
+    TCPDUMP=$!
+    PIDS+=("$TCPDUMP")
+    for _ in $(seq 50); do
+        grep -q listening "$WORK/tcpdump.log" 2>/dev/null && break
+        sleep 0.1
+    done
+}
+
+stop_wan_capture() {   # stop_wan_capture: flushed, ended.
+    sleep 0.5
+    kill "$TCPDUMP"
+    wait "$TCPDUMP" 2>/dev/null || true
+}
+
+# check_wan_esp_only MIN_ESP: the capture holds at least MIN_ESP ESP
+# packets and nothing but ESP and ARP.
+check_wan_esp_only() {
+    local n_esp n_other
+    n_esp=$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null | wc -l)
+    n_other=$(tcpdump -nr "$WORK/wan.pcap" 'not esp and not arp' \
+        2>/dev/null | wc -l)
+    check "ESP on the WAN ($n_esp packets)" test "$n_esp" -ge "$1"
+    check "nothing but ESP and ARP on the WAN ($n_other others)" \
+        test "$n_other" -eq 0
+}
+
+# hex_on_wan HEX: whether the capture's bytes contain HEX anywhere.
+hex_on_wan() {
+    tcpdump -xnr "$WORK/wan.pcap" 2>/dev/null | sed 's/^.*0x[0-9a-f]*: *//' \
+        | tr -d ' \n' | grep -q "$1"
+}
+
+# --- checks and clean-up --------------------------------------------------
+
+not() { ! "$@"; }
+
+check() {   # check WHAT CMD...: counts CMD's success in PASS or FAIL.
+    local what=$1; shift
+    if "$@"; then
+        PASS=$((PASS + 1))
+    else
+        FAIL=$((FAIL + 1))
+        echo "FAIL: $what"
+    fi
+}
+
+end_pids() {   # end_pids: SIGTERM to PIDS, SIGKILL after 2 s.
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -9 "$pid" 2>/dev/null
+    done
+}
+
+netns_del() {   # netns_del NAME...
+    local n
+    for n in "$@"; do
+        ip netns del "$(ns "$n")" 2>/dev/null
+    done
+}
+
+# cleanup_sites TEST NAME...: the EXIT trap of a test: ends its processes,
+# deletes its namespaces NAME..., and its work directory unless a check
+# failed or KEEP is set.
+cleanup_sites() {
+    local test=$1
+    shift
+    set +e
+    end_pids
+    netns_del "$@"
+    if [ "$FAIL" -eq 0 ] && [ -z "${KEEP:-}" ]; then
+        rm -rf "$WORK"
+    else
+        echo "$test: logs kept in $WORK"
+    fi
+}

@@ -50,38 +50,6 @@ static struct dpdk_sa *all_sas;
 static ipsec_offload_dpdk_sec_ctx_fn *sec_ctx_fn;
 static unsigned int pool_size = 1024;
 
-static void
-fmt(char *buf, size_t size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-fmt(char *buf, size_t size, const char *format, ...)
-{
-    va_list args;
-
-    va_start(args, format);
-    vsnprintf(buf, size, format, args);
-    va_end(args);
-}
-
-static void
-append(char *buf, size_t size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-append(char *buf, size_t size, const char *format, ...)
-{
-    size_t len = strnlen(buf, size);
-    va_list args;
-
-    if (len + 1 >= size) {
-        return;
-    }
-    va_start(args, format);
-    vsnprintf(buf + len, size - len, format, args);
-    va_end(args);
-}
-
 /* --- The seam ------------------------------------------------------------ */
 
 struct rte_security_ctx *
@@ -290,7 +258,7 @@ match(const struct dpdk_caps *dc, const struct esp_sa_params *p,
     const char *mode = p->mode == ESP_MODE_TUNNEL ? "tunnel" : "transport";
 
     if ((unsigned int) p->suite >= ESP_N_SUITES) {
-        fmt(reason, size, "unknown suite %d", (int) p->suite);
+        ipsec_offload_fmt(reason, size, "unknown suite %d", (int) p->suite);
         return NULL;
     }
     for (const struct rte_security_capability *c = dc->caps;
@@ -312,46 +280,46 @@ match(const struct dpdk_caps *dc, const struct esp_sa_params *p,
 
     switch (best) {
     case MATCH_DIR:
-        fmt(reason, size, "port %s: no rte_security %s ESP %s capability",
+        ipsec_offload_fmt(reason, size, "port %s: no rte_security %s ESP %s capability",
             dc->port_name, action_name(dc->action), dir);
         break;
     case MATCH_MODE:
-        fmt(reason, size, "port %s: no rte_security %s ESP %s %s "
+        ipsec_offload_fmt(reason, size, "port %s: no rte_security %s ESP %s %s "
             "capability", dc->port_name, action_name(dc->action), dir, mode);
         break;
     case MATCH_SUITE:
-        fmt(reason, size, "port %s: %s%s not in rte_security capabilities",
+        ipsec_offload_fmt(reason, size, "port %s: %s%s not in rte_security capabilities",
             dc->port_name, suite_needs[p->suite].name,
             p->esn ? " with ESN" : "");
         break;
     case MATCH_ESN:
-        fmt(reason, size, "port %s: ESN not in rte_security capabilities",
+        ipsec_offload_fmt(reason, size, "port %s: ESN not in rte_security capabilities",
             dc->port_name);
         break;
     case MATCH_UDP:
-        fmt(reason, size, "port %s: UDP encapsulation not in rte_security "
+        ipsec_offload_fmt(reason, size, "port %s: UDP encapsulation not in rte_security "
             "capabilities", dc->port_name);
         break;
     case MATCH_REPLAY:
         if (!best_c->ipsec.replay_win_sz_max) {
-            fmt(reason, size, "port %s: anti-replay not in rte_security "
+            ipsec_offload_fmt(reason, size, "port %s: anti-replay not in rte_security "
                 "capabilities", dc->port_name);
         } else {
-            fmt(reason, size, "port %s: replay window %"PRIu32" above "
+            ipsec_offload_fmt(reason, size, "port %s: replay window %"PRIu32" above "
                 "rte_security maximum %"PRIu32, dc->port_name,
                 p->replay_window, best_c->ipsec.replay_win_sz_max);
         }
         break;
     case MATCH_DF:
-        fmt(reason, size, "port %s: DF copy not in rte_security "
+        ipsec_offload_fmt(reason, size, "port %s: DF copy not in rte_security "
             "capabilities", dc->port_name);
         break;
     case MATCH_DSCP:
-        fmt(reason, size, "port %s: DSCP copy not in rte_security "
+        ipsec_offload_fmt(reason, size, "port %s: DSCP copy not in rte_security "
             "capabilities", dc->port_name);
         break;
     case MATCH_ECN:
-        fmt(reason, size, "port %s: ECN not in rte_security capabilities",
+        ipsec_offload_fmt(reason, size, "port %s: ECN not in rte_security capabilities",
             dc->port_name);
         break;
     case MATCH_OK:
@@ -380,17 +348,17 @@ dpdk_probe(const struct ipsec_offload_class *class,
     const struct rte_security_capability *caps, *c;
 
     if (port->dpdk_port_id < 0 || port->dpdk_port_id > UINT16_MAX) {
-        fmt(reason, size, "port %s: not a DPDK port", port->name);
+        ipsec_offload_fmt(reason, size, "port %s: not a DPDK port", port->name);
         return EOPNOTSUPP;
     }
     ctx = ipsec_offload_dpdk_get_sec_ctx(port->dpdk_port_id);
     if (!ctx) {
-        fmt(reason, size, "port %s: no rte_security context", port->name);
+        ipsec_offload_fmt(reason, size, "port %s: no rte_security context", port->name);
         return EOPNOTSUPP;
     }
     caps = rte_security_capabilities_get(ctx);
     if (!caps) {
-        fmt(reason, size, "port %s: no rte_security capabilities",
+        ipsec_offload_fmt(reason, size, "port %s: no rte_security capabilities",
             port->name);
         return EOPNOTSUPP;
     }
@@ -402,7 +370,7 @@ dpdk_probe(const struct ipsec_offload_class *class,
     dc->class = class;
     dc->action = action;
     dc->port_id = port->dpdk_port_id;
-    fmt(dc->port_name, sizeof dc->port_name, "%s", port->name);
+    ipsec_offload_fmt(dc->port_name, sizeof dc->port_name, "%s", port->name);
     dc->ctx = ctx;
     dc->caps = caps;
 
@@ -412,7 +380,7 @@ dpdk_probe(const struct ipsec_offload_class *class,
         }
     }
     if (c->action == RTE_SECURITY_ACTION_TYPE_NONE) {
-        fmt(reason, size, "port %s: no rte_security %s ESP capability",
+        ipsec_offload_fmt(reason, size, "port %s: no rte_security %s ESP capability",
             port->name, action_name(action));
         free(dc);
         return EOPNOTSUPP;
@@ -475,27 +443,27 @@ dpdk_caps_format(const void *caps_, char *buf, size_t size)
         if (!is_ours(dc, c)) {
             continue;
         }
-        append(buf, size, "%s%s/%s", buf[0] ? "; " : "",
+        ipsec_offload_append(buf, size, "%s%s/%s", buf[0] ? "; " : "",
                c->ipsec.direction == RTE_SECURITY_IPSEC_SA_DIR_EGRESS
                ? "egress" : "ingress",
                c->ipsec.mode == RTE_SECURITY_IPSEC_SA_MODE_TUNNEL
                ? "tunnel" : "transport");
         for (int s = 0; s < ESP_N_SUITES; s++) {
             if (suite_ok(c->crypto_capabilities, s, false)) {
-                append(buf, size, " %s", suite_needs[s].name);
+                ipsec_offload_append(buf, size, " %s", suite_needs[s].name);
             }
         }
         if (c->ipsec.options.esn) {
-            append(buf, size, " esn");
+            ipsec_offload_append(buf, size, " esn");
         }
         if (c->ipsec.options.udp_encap) {
-            append(buf, size, " udp-encap");
+            ipsec_offload_append(buf, size, " udp-encap");
         }
         if (dc->action == RTE_SECURITY_ACTION_TYPE_INLINE_PROTOCOL) {
-            append(buf, size, " replay<=%"PRIu32, c->ipsec.replay_win_sz_max);
+            ipsec_offload_append(buf, size, " replay<=%"PRIu32, c->ipsec.replay_win_sz_max);
         }
     }
-    append(buf, size, "; %u sessions", dc->n_sessions);
+    ipsec_offload_append(buf, size, "; %u sessions", dc->n_sessions);
 }
 
 static int
@@ -536,7 +504,7 @@ get_pool(struct dpdk_caps *dc)
          * header. */
         unsigned int elt = rte_security_session_get_size(dc->ctx);
 
-        fmt(name, sizeof name, "ipsec_%s_%u",
+        ipsec_offload_fmt(name, sizeof name, "ipsec_%s_%u",
             dc->action == RTE_SECURITY_ACTION_TYPE_INLINE_CRYPTO
             ? "ic" : "ip", dc->port_id);
         dc->pool = rte_mempool_create(name, pool_size, elt, 0, 0,
@@ -567,17 +535,17 @@ dpdk_sa_install(void *caps_, const struct ipsec_offload_port_info *port,
     n = &suite_needs[p->suite];
     if (p->key_len != (size_t) n->key_len + (n->aead ? ESP_SALT_LEN : 0)
         || (!n->aead && p->auth_key_len != n->auth_key_len)) {
-        fmt(reason, size, "bad key length for %s", n->name);
+        ipsec_offload_fmt(reason, size, "bad key length for %s", n->name);
         return EINVAL;
     }
     pool = get_pool(dc);
     if (!pool) {
-        fmt(reason, size, "port %s: cannot create session mempool (%s)",
+        ipsec_offload_fmt(reason, size, "port %s: cannot create session mempool (%s)",
             dc->port_name, rte_strerror(rte_errno));
         return EOPNOTSUPP;
     }
     if (!rte_mempool_avail_count(pool)) {
-        fmt(reason, size, "port %s: session mempool of %u exhausted",
+        ipsec_offload_fmt(reason, size, "port %s: session mempool of %u exhausted",
             dc->port_name, pool->size);
         return EOPNOTSUPP;
     }
@@ -663,7 +631,7 @@ dpdk_sa_install(void *caps_, const struct ipsec_offload_port_info *port,
     explicit_bzero(&conf, sizeof conf);
     explicit_bzero(xf, sizeof xf);
     if (!ds->sess) {
-        fmt(reason, size, "port %s: rte_security_session_create failed "
+        ipsec_offload_fmt(reason, size, "port %s: rte_security_session_create failed "
             "with %u sessions on the port (SA table full?)",
             dc->port_name, (unsigned int) dc->ctx->sess_cnt);
         free(ds);

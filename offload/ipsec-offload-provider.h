@@ -138,6 +138,13 @@ struct ipsec_offload_class {
  * registered, always last in every preference order. */
 extern const struct ipsec_offload_class ipsec_offload_sw_class;
 
+/* snprintf() into 'buf' / append to the null-terminated 'buf', truncating:
+ * for providers' reason and capability strings. */
+void ipsec_offload_fmt(char *buf, size_t size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+void ipsec_offload_append(char *buf, size_t size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,30 +60,19 @@ struct ipsec_offload_sa {
     char reason[IPSEC_OFFLOAD_REASON_SIZE];
 };
 
-static void
-fmt(char *buf, size_t size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-fmt(char *buf, size_t size, const char *format, ...)
+/* Formatting helpers shared with the providers (ipsec-offload-provider.h). */
+void
+ipsec_offload_fmt(char *buf, size_t size, const char *format, ...)
 {
     va_list args;
 
-    if (!size) {
-        return;
-    }
     va_start(args, format);
     vsnprintf(buf, size, format, args);
     va_end(args);
 }
 
-/* Appends to a null-terminated 'buf', truncating. */
-static void
-append(char *buf, size_t size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-append(char *buf, size_t size, const char *format, ...)
+void
+ipsec_offload_append(char *buf, size_t size, const char *format, ...)
 {
     size_t len = strnlen(buf, size);
     va_list args;
@@ -95,6 +84,7 @@ append(char *buf, size_t size, const char *format, ...)
     vsnprintf(buf + len, size - len, format, args);
     va_end(args);
 }
+
 
 static int
 find_class(const struct ipsec_offload *reg, const char *name)
@@ -136,11 +126,11 @@ parse_pref(const char *list, struct pref *pref, char *err, size_t err_size)
             len--;
         }
         if (!len) {
-            fmt(err, err_size, "empty provider name in \"%s\"", list);
+            ipsec_offload_fmt(err, err_size, "empty provider name in \"%s\"", list);
             return EINVAL;
         }
         if (len >= NAME_MAX_LEN) {
-            fmt(err, err_size, "provider name too long in \"%s\"", list);
+            ipsec_offload_fmt(err, err_size, "provider name too long in \"%s\"", list);
             return EINVAL;
         }
         for (size_t i = 0; i < len; i++) {
@@ -148,20 +138,20 @@ parse_pref(const char *list, struct pref *pref, char *err, size_t err_size)
 
             if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
                   || c == '-' || c == '_')) {
-                fmt(err, err_size, "bad character '%c' in provider name",
+                ipsec_offload_fmt(err, err_size, "bad character '%c' in provider name",
                     c);
                 return EINVAL;
             }
         }
         if (new.n >= PREF_MAX - 1) {
-            fmt(err, err_size, "more than %d providers", PREF_MAX - 1);
+            ipsec_offload_fmt(err, err_size, "more than %d providers", PREF_MAX - 1);
             return EINVAL;
         }
         memcpy(new.names[new.n], s, len);
         new.names[new.n][len] = '\0';
         for (unsigned int i = 0; i < new.n; i++) {
             if (!strcmp(new.names[i], new.names[new.n])) {
-                fmt(err, err_size, "provider \"%s\" listed twice",
+                ipsec_offload_fmt(err, err_size, "provider \"%s\" listed twice",
                     new.names[i]);
                 return EINVAL;
             }
@@ -187,9 +177,9 @@ parse_pref(const char *list, struct pref *pref, char *err, size_t err_size)
 static void
 format_pref(const struct pref *pref, char *buf, size_t size)
 {
-    fmt(buf, size, "%s", "");
+    ipsec_offload_fmt(buf, size, "%s", "");
     for (unsigned int i = 0; i < pref->n; i++) {
-        append(buf, size, "%s%s", i ? "," : "", pref->names[i]);
+        ipsec_offload_append(buf, size, "%s%s", i ? "," : "", pref->names[i]);
     }
 }
 
@@ -204,7 +194,7 @@ probe_one(struct port *p, const struct ipsec_offload_class *class,
         if (probe->error) {
             probe->caps = NULL;
             if (!probe->reason[0]) {
-                fmt(probe->reason, sizeof probe->reason,
+                ipsec_offload_fmt(probe->reason, sizeof probe->reason,
                     "port %s: probe failed (%s)", p->name,
                     strerror(probe->error));
             }
@@ -330,7 +320,7 @@ ipsec_offload_port_set_config(struct ipsec_offload *reg, const char *name,
     struct pref pref;
 
     if (!p) {
-        fmt(err, err_size, "no port %s", name);
+        ipsec_offload_fmt(err, err_size, "no port %s", name);
         return ENOENT;
     }
     if (preference) {
@@ -373,7 +363,7 @@ void
 ipsec_offload_ports_format(const struct ipsec_offload *reg,
                            const char *name, char *buf, size_t size)
 {
-    fmt(buf, size, "%s", "");
+    ipsec_offload_fmt(buf, size, "%s", "");
     for (const struct port *p = reg->ports; p; p = p->next) {
         char pref[NAME_MAX_LEN * PREF_MAX];
 
@@ -381,7 +371,7 @@ ipsec_offload_ports_format(const struct ipsec_offload *reg,
             continue;
         }
         format_pref(p->has_pref ? &p->pref : &reg->pref, pref, sizeof pref);
-        append(buf, size, "port %s (type %s): offload %s, preference %s, "
+        ipsec_offload_append(buf, size, "port %s (type %s): offload %s, preference %s, "
                "%u SAs\n", p->name, p->type,
                p->allow && reg->enabled ? "allowed" : "denied", pref,
                p->n_sas);
@@ -391,14 +381,14 @@ ipsec_offload_ports_format(const struct ipsec_offload *reg,
             char caps[IPSEC_OFFLOAD_REASON_SIZE] = "";
 
             if (probe->error) {
-                append(buf, size, "  %s: unavailable: %s\n", class->name,
+                ipsec_offload_append(buf, size, "  %s: unavailable: %s\n", class->name,
                        probe->reason);
                 continue;
             }
             if (class->caps_format) {
                 class->caps_format(probe->caps, caps, sizeof caps);
             }
-            append(buf, size, "  %s: %s\n", class->name,
+            ipsec_offload_append(buf, size, "  %s: %s\n", class->name,
                    caps[0] ? caps : "available");
         }
     }
@@ -408,7 +398,7 @@ ipsec_offload_ports_format(const struct ipsec_offload *reg,
 static void
 decline(char *reason, size_t size, const char *name, const char *why)
 {
-    append(reason, size, "%s%s: %s", reason[0] ? "; " : "", name, why);
+    ipsec_offload_append(reason, size, "%s%s: %s", reason[0] ? "; " : "", name, why);
 }
 
 int
@@ -427,7 +417,7 @@ ipsec_offload_sa_install(struct ipsec_offload *reg, const char *port_name,
     *osap = NULL;
     osa = calloc(1, sizeof *osa);
     if (!osa) {
-        fmt(err, err_size, "out of memory");
+        ipsec_offload_fmt(err, err_size, "out of memory");
         return ENOMEM;
     }
     pref = port && port->has_pref ? &port->pref : &reg->pref;
@@ -461,7 +451,7 @@ ipsec_offload_sa_install(struct ipsec_offload *reg, const char *port_name,
                 continue;
             }
             if (!port->allow) {
-                fmt(why, sizeof why, "offload disabled on port %s",
+                ipsec_offload_fmt(why, sizeof why, "offload disabled on port %s",
                     port->name);
                 decline(osa->reason, sizeof osa->reason, name, why);
                 continue;
@@ -489,7 +479,7 @@ ipsec_offload_sa_install(struct ipsec_offload *reg, const char *port_name,
                     why[0] ? why : "declined");
             continue;
         } else if (error) {
-            fmt(err, err_size, "%s: %s", name,
+            ipsec_offload_fmt(err, err_size, "%s: %s", name,
                 why[0] ? why : strerror(error));
             free(osa);
             return error;
@@ -512,7 +502,7 @@ ipsec_offload_sa_install(struct ipsec_offload *reg, const char *port_name,
         return 0;
     }
 
-    fmt(err, err_size, "no provider can take SPI 0x%08"PRIx32": %s",
+    ipsec_offload_fmt(err, err_size, "no provider can take SPI 0x%08"PRIx32": %s",
         params->spi, osa->reason);
     free(osa);
     return EOPNOTSUPP;
@@ -572,9 +562,9 @@ void
 ipsec_offload_sa_format(const struct ipsec_offload_sa *osa,
                         char *buf, size_t size)
 {
-    fmt(buf, size, "offload=%s", osa->class->name);
+    ipsec_offload_fmt(buf, size, "offload=%s", osa->class->name);
     if (osa->reason[0]) {
-        append(buf, size, " reason=\"%s\"", osa->reason);
+        ipsec_offload_append(buf, size, " reason=\"%s\"", osa->reason);
     }
 }
 

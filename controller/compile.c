@@ -3,6 +3,7 @@
  * and docs/policy.md ("What the policy becomes").
  */
 #include "compile.h"
+#include "ctl-util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,26 +29,6 @@ enum {
     VXLAN_PORT = 4789,
     GENEVE_PORT = 6081,
 };
-
-static void *
-xrealloc(void *p, size_t size)
-{
-    p = realloc(p, size ? size : 1);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
 
 static char * __attribute__((format(printf, 1, 2)))
 xasprintf(const char *fmt, ...)
@@ -131,7 +112,7 @@ spi_next(struct spi_alloc *sa, uint32_t *spip)
             dup = sa->used[i] == spi;
         }
         if (!dup) {
-            sa->used = xrealloc(sa->used, (sa->n_used + 1) * sizeof *sa->used);
+            sa->used = ctl_xrealloc(sa->used, (sa->n_used + 1) * sizeof *sa->used);
             sa->used[sa->n_used++] = spi;
             *spip = spi;
             return 0;
@@ -154,10 +135,10 @@ fnv1a32(const char *s)
 static void
 add_option(struct ctl_port *port, const char *key, char *value)
 {
-    port->options = xrealloc(port->options,
+    port->options = ctl_xrealloc(port->options,
                              (port->n_options + 1) * sizeof *port->options);
     port->options[port->n_options++] = (struct ctl_port_option) {
-        xstrdup(key), value
+        ctl_xstrdup(key), value
     };
 }
 
@@ -176,7 +157,7 @@ add_flow_table(struct ctl_site_state *ss, unsigned int table, uint64_t cookie,
             return;
         }
     }
-    ss->flows = xrealloc(ss->flows, (ss->n_flows + 1) * sizeof *ss->flows);
+    ss->flows = ctl_xrealloc(ss->flows, (ss->n_flows + 1) * sizeof *ss->flows);
     ss->flows[ss->n_flows++] = (struct ctl_flow) {
         cookie, table, priority, match, actions
     };
@@ -192,7 +173,7 @@ add_flow(struct ctl_site_state *ss, uint64_t cookie, unsigned int priority,
 static struct ctl_sa *
 add_sa(struct ctl_site_state *ss)
 {
-    ss->sas = xrealloc(ss->sas, (ss->n_sas + 1) * sizeof *ss->sas);
+    ss->sas = ctl_xrealloc(ss->sas, (ss->n_sas + 1) * sizeof *ss->sas);
     struct ctl_sa *sa = &ss->sas[ss->n_sas++];
     memset(sa, 0, sizeof *sa);
     return sa;
@@ -239,21 +220,21 @@ site_flows(struct ctl_site_state *ss, const struct ctl_site *site)
     }
     add_flow(ss, CTL_COOKIE_BASE, CTL_PRIO_BYPASS,
              xasprintf("%s%s,%s=%s,nw_proto=%d", in_port, ip, dst_kw(fam), w,
-                       IP_PROTO_ESP), xstrdup("NORMAL"));
+                       IP_PROTO_ESP), ctl_xstrdup("NORMAL"));
     add_flow(ss, CTL_COOKIE_BASE, CTL_PRIO_BYPASS,
              xasprintf("%s,%s=%s,nw_proto=%d", ip, src_kw(fam), w,
-                       IP_PROTO_ESP), xstrdup("NORMAL"));
+                       IP_PROTO_ESP), ctl_xstrdup("NORMAL"));
     static const int udp_ports[] = { IKE_PORT, 4500 };
     for (size_t i = 0; i < 2; i++) {
         add_flow(ss, CTL_COOKIE_BASE, CTL_PRIO_BYPASS,
                  xasprintf("%s%s,%s=%s,tp_dst=%d", in_port, udp, dst_kw(fam),
-                           w, udp_ports[i]), xstrdup("NORMAL"));
+                           w, udp_ports[i]), ctl_xstrdup("NORMAL"));
         add_flow(ss, CTL_COOKIE_BASE, CTL_PRIO_BYPASS,
                  xasprintf("%s,%s=%s,tp_src=%d", udp, src_kw(fam), w,
-                           udp_ports[i]), xstrdup("NORMAL"));
+                           udp_ports[i]), ctl_xstrdup("NORMAL"));
     }
-    add_flow(ss, CTL_COOKIE_BASE, CTL_PRIO_DEFAULT, xstrdup(""),
-             xstrdup("NORMAL"));
+    add_flow(ss, CTL_COOKIE_BASE, CTL_PRIO_DEFAULT, ctl_xstrdup(""),
+             ctl_xstrdup("NORMAL"));
 }
 
 static void
@@ -261,29 +242,29 @@ link_port(struct ctl_site_state *ss, const struct ctl_link *link, size_t li,
           const struct ctl_addr *local, const struct ctl_addr *remote)
 {
     char buf[INET6_ADDRSTRLEN];
-    ss->ports = xrealloc(ss->ports, (ss->n_ports + 1) * sizeof *ss->ports);
+    ss->ports = ctl_xrealloc(ss->ports, (ss->n_ports + 1) * sizeof *ss->ports);
     struct ctl_port *port = &ss->ports[ss->n_ports++];
     memset(port, 0, sizeof *port);
-    port->name = xstrdup(link->port);
+    port->name = ctl_xstrdup(link->port);
     port->link = li;
     switch (link->params.mode) {
     case CTL_MODE_ESP_TUNNEL:
-        port->type = xstrdup(esp_port_type);
+        port->type = ctl_xstrdup(esp_port_type);
         break;
     case CTL_MODE_VXLAN_ESP:
-        port->type = xstrdup("vxlan");
+        port->type = ctl_xstrdup("vxlan");
         break;
     case CTL_MODE_GENEVE_ESP:
-        port->type = xstrdup("geneve");
+        port->type = ctl_xstrdup("geneve");
         break;
     }
-    add_option(port, "local_ip", xstrdup(ctl_addr_format(local, buf,
+    add_option(port, "local_ip", ctl_xstrdup(ctl_addr_format(local, buf,
                                                          sizeof buf)));
-    add_option(port, "remote_ip", xstrdup(ctl_addr_format(remote, buf,
+    add_option(port, "remote_ip", ctl_xstrdup(ctl_addr_format(remote, buf,
                                                           sizeof buf)));
     if (link->params.mode != CTL_MODE_ESP_TUNNEL) {
         add_option(port, "key", xasprintf("%"PRIu32, link->vni));
-        add_option(port, ipsec_option, xstrdup(ipsec_option_value));
+        add_option(port, ipsec_option, ctl_xstrdup(ipsec_option_value));
     }
 }
 
@@ -315,15 +296,15 @@ link_flows(struct ctl_site_state *ss, const struct ctl_link *link,
                            "resubmit(,%d)", m[0], m[1], m[2], m[3], m[4],
                            m[5], CTL_TABLE_HOSTS);
         add_flow_table(ss, CTL_TABLE_HOSTS, CTL_COOKIE_BASE,
-                       CTL_PRIO_DEFAULT, xstrdup(""),
+                       CTL_PRIO_DEFAULT, ctl_xstrdup(""),
                        (ss->site->lan_port
                         ? xasprintf("mod_dl_dst:ff:ff:ff:ff:ff:ff,output:%s",
                                     ss->site->lan_port)
-                        : xstrdup("drop")));
+                        : ctl_xstrdup("drop")));
     } else {
         accept = (ss->site->lan_port
                   ? xasprintf("output:%s", ss->site->lan_port)
-                  : xstrdup("NORMAL"));
+                  : ctl_xstrdup("NORMAL"));
     }
 
     for (size_t i = 0; i < l->n_subnets; i++) {
@@ -355,11 +336,11 @@ link_flows(struct ctl_site_state *ss, const struct ctl_link *link,
             add_flow(ss, cookie, CTL_PRIO_STEER,
                      xasprintf("in_port=%s,%s,%s=%s,%s=%s", port, ip_kw(fam),
                                src_kw(fam), rs, dst_kw(fam), ls),
-                     xstrdup(accept));
+                     ctl_xstrdup(accept));
         }
     }
     add_flow(ss, cookie, CTL_PRIO_TUNNEL_OTHER,
-             xasprintf("in_port=%s", port), xstrdup("drop"));
+             xasprintf("in_port=%s", port), ctl_xstrdup("drop"));
 
     for (size_t j = 0; j < r->n_subnets; j++) {
         const struct ctl_prefix *rp = &r->subnets[j];
@@ -367,10 +348,10 @@ link_flows(struct ctl_site_state *ss, const struct ctl_link *link,
         ctl_prefix_format(rp, rs, sizeof rs);
         add_flow(ss, CTL_COOKIE_BASE, CTL_PRIO_FAIL_CLOSED,
                  xasprintf("%s,%s=%s", ip_kw(fam), dst_kw(fam), rs),
-                 xstrdup("drop"));
+                 ctl_xstrdup("drop"));
         add_flow(ss, CTL_COOKIE_BASE, CTL_PRIO_FAIL_CLOSED,
                  xasprintf("%s,%s=%s", ip_kw(fam), src_kw(fam), rs),
-                 xstrdup("drop"));
+                 ctl_xstrdup("drop"));
     }
 
     /* The tunnel protocol itself must arrive inside ESP; clear vxlan or
@@ -384,7 +365,7 @@ link_flows(struct ctl_site_state *ss, const struct ctl_link *link,
                            dst_kw(fam), ctl_addr_format(local, la, sizeof la),
                            link->params.mode == CTL_MODE_VXLAN_ESP
                            ? VXLAN_PORT : GENEVE_PORT),
-                 xstrdup("drop"));
+                 ctl_xstrdup("drop"));
     }
     free(accept);
 }
@@ -399,7 +380,7 @@ fill_sa(struct ctl_sa *sa, const struct ctl_link *link, size_t li,
         const uint8_t *key, size_t key_len, size_t auth_len, bool at_site)
 {
     const struct ctl_link_params *p = &link->params;
-    sa->port = at_site ? xstrdup(link->port) : NULL;
+    sa->port = at_site ? ctl_xstrdup(link->port) : NULL;
     sa->inbound = inbound;
     sa->spi = spi;
     sa->suite = p->suite;

@@ -5,6 +5,7 @@
  * run shows them all.  docs/policy.md is the reference for the schema.
  */
 #include "policy.h"
+#include "ctl-util.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -42,26 +43,6 @@ struct pctx {
     struct perr *errs;
     size_t n_errs;
 };
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
 
 static struct ctl_mark
 node_mark(const yaml_node_t *node)
@@ -245,7 +226,7 @@ get_name(struct pctx *ctx, const yaml_node_t *node, const char *what,
               "characters)", what, s, max_len);
         return false;
     }
-    *namep = xstrdup(s);
+    *namep = ctl_xstrdup(s);
     return true;
 }
 
@@ -257,7 +238,7 @@ get_string(struct pctx *ctx, const yaml_node_t *node, const char *what,
     if (!s) {
         return false;
     }
-    *strp = xstrdup(s);
+    *strp = ctl_xstrdup(s);
     return true;
 }
 
@@ -864,7 +845,7 @@ parse_endpoint(struct pctx *ctx, const yaml_node_t *node,
 
     const yaml_node_t *subnets = fields[2].value;
     size_t n = subnets ? get_seq(ctx, subnets, "subnets", true) : 0;
-    ep->subnets = xcalloc(n, sizeof *ep->subnets);
+    ep->subnets = ctl_xcalloc(n, sizeof *ep->subnets);
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *item = seq_item(ctx, subnets, i);
         struct ctl_prefix *p = &ep->subnets[ep->n_subnets];
@@ -1183,7 +1164,7 @@ parse_list(struct pctx *ctx, const yaml_node_t *node, const char *what,
            void (*parse)(struct pctx *, const yaml_node_t *, void *))
 {
     size_t n = node ? get_seq(ctx, node, what, false) : 0;
-    char *array = xcalloc(n, size);
+    char *array = ctl_xcalloc(n, size);
     *arrayp = array;
     *np = n;
     for (size_t i = 0; i < n; i++) {
@@ -1286,7 +1267,7 @@ static void
 move_errors(struct pctx *ctx, struct ctl_errors *errors)
 {
     qsort(ctx->errs, ctx->n_errs, sizeof *ctx->errs, cmp_perr);
-    errors->msgs = xcalloc(ctx->n_errs, sizeof *errors->msgs);
+    errors->msgs = ctl_xcalloc(ctx->n_errs, sizeof *errors->msgs);
     for (size_t i = 0; i < ctx->n_errs; i++) {
         if (asprintf(&errors->msgs[i], "%s:%u:%u: %s", ctx->file,
                      ctx->errs[i].mark.line, ctx->errs[i].mark.col,
@@ -1306,7 +1287,7 @@ file_error(struct ctl_errors *errors, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
-    errors->msgs = xcalloc(1, sizeof *errors->msgs);
+    errors->msgs = ctl_xcalloc(1, sizeof *errors->msgs);
     if (vasprintf(&errors->msgs[0], fmt, args) < 0) {
         abort();
     }
@@ -1376,8 +1357,8 @@ ctl_policy_load(const char *file, bool check_perms,
     yaml_parser_delete(&parser);
     fclose(stream);
 
-    struct ctl_policy *pol = xcalloc(1, sizeof *pol);
-    pol->file = xstrdup(file);
+    struct ctl_policy *pol = ctl_xcalloc(1, sizeof *pol);
+    pol->file = ctl_xstrdup(file);
     struct pctx ctx = { .file = file, .doc = &doc, .policy = pol };
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) {

@@ -4,8 +4,8 @@
  * A provider is one way of doing an SA's crypto (or all of its ESP
  * processing) for packets that leave or arrive on a port: "sw" (the
  * datapath library's own engine), "dpdk-inline-crypto" and
- * "dpdk-inline-protocol" (rte_security on a DPDK NIC), later lookaside
- * cryptodev, CPU crypto and "xfrm".
+ * "dpdk-inline-protocol" (rte_security on a DPDK NIC), "dpdk-lookaside"
+ * and "dpdk-cpu-crypto" (a DPDK cryptodev), later "xfrm".
  *
  * The registry (ipsec-offload.c) asks the providers, in the configured
  * preference order, once per SA at install time.  A provider that cannot
@@ -132,6 +132,17 @@ struct ipsec_offload_class {
      * atomically, and this call takes them.  May be called from any
      * thread.  May be null: the provider raises no events of its own. */
     uint32_t (*sa_take_events)(void *priv);
+
+    /* The datapath library SA that carries the SA's traffic, when the
+     * provider created its own in sa_install(): providers whose crypto
+     * runs through an ESP crypto engine of their own (lookaside, CPU
+     * crypto) create an esp_sa with esp_sa_params.engine set to it, which
+     * is also where the device sessions are created, so that a refusal
+     * falls back at install time.  The provider owns that esp_sa and
+     * destroys it in sa_remove().  Returns null to mean the caller's
+     * 'sa'.  Any thread, while the SA is installed.  May be null: same as
+     * returning null. */
+    struct esp_sa *(*sa_esp)(void *priv);
 };
 
 /* Built-in "sw" provider: the datapath library's engine.  Always

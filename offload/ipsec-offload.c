@@ -57,6 +57,7 @@ struct ipsec_offload_sa {
     struct port *port;          /* Null: no port (sw only). */
     unsigned int class_idx;
     void *priv;
+    struct esp_sa *sa;          /* The caller's (may be null). */
     char reason[IPSEC_OFFLOAD_REASON_SIZE];
 };
 
@@ -126,11 +127,13 @@ parse_pref(const char *list, struct pref *pref, char *err, size_t err_size)
             len--;
         }
         if (!len) {
-            ipsec_offload_fmt(err, err_size, "empty provider name in \"%s\"", list);
+            ipsec_offload_fmt(err, err_size,
+                              "empty provider name in \"%s\"", list);
             return EINVAL;
         }
         if (len >= NAME_MAX_LEN) {
-            ipsec_offload_fmt(err, err_size, "provider name too long in \"%s\"", list);
+            ipsec_offload_fmt(err, err_size,
+                              "provider name too long in \"%s\"", list);
             return EINVAL;
         }
         for (size_t i = 0; i < len; i++) {
@@ -138,21 +141,23 @@ parse_pref(const char *list, struct pref *pref, char *err, size_t err_size)
 
             if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
                   || c == '-' || c == '_')) {
-                ipsec_offload_fmt(err, err_size, "bad character '%c' in provider name",
-                    c);
+                ipsec_offload_fmt(err, err_size,
+                                  "bad character '%c' in provider name", c);
                 return EINVAL;
             }
         }
         if (new.n >= PREF_MAX - 1) {
-            ipsec_offload_fmt(err, err_size, "more than %d providers", PREF_MAX - 1);
+            ipsec_offload_fmt(err, err_size, "more than %d providers",
+                              PREF_MAX - 1);
             return EINVAL;
         }
         memcpy(new.names[new.n], s, len);
         new.names[new.n][len] = '\0';
         for (unsigned int i = 0; i < new.n; i++) {
             if (!strcmp(new.names[i], new.names[new.n])) {
-                ipsec_offload_fmt(err, err_size, "provider \"%s\" listed twice",
-                    new.names[i]);
+                ipsec_offload_fmt(err, err_size,
+                                  "provider \"%s\" listed twice",
+                                  new.names[i]);
                 return EINVAL;
             }
         }
@@ -371,25 +376,25 @@ ipsec_offload_ports_format(const struct ipsec_offload *reg,
             continue;
         }
         format_pref(p->has_pref ? &p->pref : &reg->pref, pref, sizeof pref);
-        ipsec_offload_append(buf, size, "port %s (type %s): offload %s, preference %s, "
-               "%u SAs\n", p->name, p->type,
-               p->allow && reg->enabled ? "allowed" : "denied", pref,
-               p->n_sas);
+        ipsec_offload_append(buf, size, "port %s (type %s): offload %s, "
+                             "preference %s, %u SAs\n", p->name, p->type,
+                             p->allow && reg->enabled ? "allowed" : "denied",
+                             pref, p->n_sas);
         for (unsigned int i = 0; i < reg->n_classes; i++) {
             const struct ipsec_offload_class *class = reg->classes[i];
             const struct port_probe *probe = &p->probes[i];
             char caps[IPSEC_OFFLOAD_REASON_SIZE] = "";
 
             if (probe->error) {
-                ipsec_offload_append(buf, size, "  %s: unavailable: %s\n", class->name,
-                       probe->reason);
+                ipsec_offload_append(buf, size, "  %s: unavailable: %s\n",
+                                     class->name, probe->reason);
                 continue;
             }
             if (class->caps_format) {
                 class->caps_format(probe->caps, caps, sizeof caps);
             }
             ipsec_offload_append(buf, size, "  %s: %s\n", class->name,
-                   caps[0] ? caps : "available");
+                                 caps[0] ? caps : "available");
         }
     }
 }
@@ -398,7 +403,8 @@ ipsec_offload_ports_format(const struct ipsec_offload *reg,
 static void
 decline(char *reason, size_t size, const char *name, const char *why)
 {
-    ipsec_offload_append(reason, size, "%s%s: %s", reason[0] ? "; " : "", name, why);
+    ipsec_offload_append(reason, size, "%s%s: %s", reason[0] ? "; " : "",
+                         name, why);
 }
 
 int
@@ -451,8 +457,8 @@ ipsec_offload_sa_install(struct ipsec_offload *reg, const char *port_name,
                 continue;
             }
             if (!port->allow) {
-                ipsec_offload_fmt(why, sizeof why, "offload disabled on port %s",
-                    port->name);
+                ipsec_offload_fmt(why, sizeof why,
+                                  "offload disabled on port %s", port->name);
                 decline(osa->reason, sizeof osa->reason, name, why);
                 continue;
             }
@@ -490,7 +496,8 @@ ipsec_offload_sa_install(struct ipsec_offload *reg, const char *port_name,
         osa->class_idx = idx;
         osa->port = port;
         osa->priv = priv;
-            if (port) {
+        osa->sa = sa;
+        if (port) {
             port->n_sas++;
         }
         osa->next = reg->sas;
@@ -502,8 +509,9 @@ ipsec_offload_sa_install(struct ipsec_offload *reg, const char *port_name,
         return 0;
     }
 
-    ipsec_offload_fmt(err, err_size, "no provider can take SPI 0x%08"PRIx32": %s",
-        params->spi, osa->reason);
+    ipsec_offload_fmt(err, err_size,
+                      "no provider can take SPI 0x%08"PRIx32": %s",
+                      params->spi, osa->reason);
     free(osa);
     return EOPNOTSUPP;
 }
@@ -556,6 +564,15 @@ void *
 ipsec_offload_sa_priv(const struct ipsec_offload_sa *osa)
 {
     return osa->priv;
+}
+
+struct esp_sa *
+ipsec_offload_sa_esp(const struct ipsec_offload_sa *osa)
+{
+    struct esp_sa *own = (osa->class->sa_esp
+                          ? osa->class->sa_esp(osa->priv) : NULL);
+
+    return own ? own : osa->sa;
 }
 
 void

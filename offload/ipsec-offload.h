@@ -133,6 +133,13 @@ const char *ipsec_offload_sa_reason(const struct ipsec_offload_sa *);
 /* The provider's handle (for provider-specific accessors such as
  * ipsec_offload_dpdk_sa_session()). */
 void *ipsec_offload_sa_priv(const struct ipsec_offload_sa *);
+/* The datapath library SA to use for the SA's packets: the one the
+ * provider created with its own crypto engine (dpdk-lookaside,
+ * dpdk-cpu-crypto), otherwise the 'sa' given to ipsec_offload_sa_install()
+ * (may be null).  The caller adds this one to its SAD and passes it to
+ * esp_encap_burst(); it stays valid until ipsec_offload_sa_remove().  Any
+ * thread. */
+struct esp_sa *ipsec_offload_sa_esp(const struct ipsec_offload_sa *);
 /* Writes 'offload=NAME' and, if the reason is not empty,
  * ' reason="..."'. */
 void ipsec_offload_sa_format(const struct ipsec_offload_sa *,

@@ -1,24 +1,38 @@
 # offload/: the IPsec offload provider registry (no DPDK dependency), the
-# dpdk providers (rte_security inline crypto / inline protocol) and the
-# software model of an inline-capable NIC used by the tests.
+# dpdk providers (rte_security inline crypto / inline protocol, cryptodev
+# lookaside / CPU crypto) and the software model of an inline-capable NIC
+# used by the tests.
 #
 #   make offload         build/offload/libipsec-offload.a       registry + sw
 #                        build/offload/libipsec-offload-dpdk.a  dpdk providers
 #                        build/offload/libsecmodel.a            NIC model
-#   make check-offload   provider selection table and model tests (they
-#                        start a DPDK EAL without hugepages)
+#   make check-offload   provider selection table, model and cryptodev
+#                        tests (they start a DPDK EAL without hugepages)
+#   build/offload/tests/test-offload-cryptodev --bench
+#                        cycles/packet: sw vs lookaside vs CPU crypto
 
 OFFLOAD_HDRS := $(wildcard offload/*.h)
 OFFLOAD_CORE_SRCS := offload/ipsec-offload.c offload/ipsec-offload-sw.c
-OFFLOAD_DPDK_SRCS := offload/ipsec-offload-dpdk.c
+OFFLOAD_DPDK_SRCS := offload/ipsec-offload-dpdk.c \
+	offload/crypto-cryptodev.c offload/ipsec-offload-cryptodev.c
 OFFLOAD_MODEL_SRCS := offload/sec-model.c
-OFFLOAD_TEST_NAMES := test-offload-select test-offload-model
+OFFLOAD_TEST_NAMES := test-offload-select test-offload-model \
+	test-offload-cryptodev
 
 # rte_security_set_pkt_metadata() and the dynfield helpers are still
 # marked experimental in DPDK 22.11.
 OFFLOAD_DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk) \
 	-DALLOW_EXPERIMENTAL_API
 OFFLOAD_DPDK_LIBS := $(shell pkg-config --libs libdpdk)
+# The tests create crypto_aesni_mb0 / crypto_openssl0 vdevs: link the PMD
+# plugins so that their drivers register at start-up (pkg-config does not
+# list them, and --as-needed would drop them).
+OFFLOAD_PMDS := $(firstword $(wildcard \
+	/usr/lib/x86_64-linux-gnu/dpdk/pmds-*/librte_crypto_ipsec_mb.so)) \
+	$(firstword $(wildcard \
+	/usr/lib/x86_64-linux-gnu/dpdk/pmds-*/librte_crypto_openssl.so))
+OFFLOAD_TEST_LIBS := -Wl,--no-as-needed $(OFFLOAD_PMDS) -Wl,--as-needed \
+	$(OFFLOAD_DPDK_LIBS) -lpthread
 
 OFFLOAD_CORE_LIB := $(B)/offload/libipsec-offload.a
 OFFLOAD_DPDK_LIB := $(B)/offload/libipsec-offload-dpdk.a
@@ -55,7 +69,7 @@ $(B)/offload/tests/%: offload/tests/%.c offload/tests/offload-test.h \
 	$(CC) $(ALL_CFLAGS) -Ioffload -Ioffload/tests -Itests/unit \
 		$(OFFLOAD_DPDK_CFLAGS) -o $@ $< $(OFFLOAD_MODEL_LIB) \
 		$(OFFLOAD_DPDK_LIB) $(OFFLOAD_CORE_LIB) $(B)/libespdp.a \
-		$(LIBS) $(OFFLOAD_DPDK_LIBS)
+		$(LIBS) $(OFFLOAD_TEST_LIBS)
 
 check-offload: $(addprefix $(B)/offload/tests/,$(OFFLOAD_TEST_NAMES))
 	@fail=0; pass=0; \
@@ -73,13 +87,14 @@ $(B)/asan/offload/tests/%: offload/tests/%.c offload/tests/offload-test.h \
 	@mkdir -p $(@D)
 	$(CLANG) $(ASAN_CFLAGS) -Ioffload -Ioffload/tests -Itests/unit \
 		$(OFFLOAD_DPDK_CFLAGS) -o $@ $< $(OFFLOAD_ALL_SRCS) \
-		$(B)/asan/libespdp.a $(LIBS) $(OFFLOAD_DPDK_LIBS)
+		$(B)/asan/libespdp.a $(LIBS) $(OFFLOAD_TEST_LIBS)
 
 .PHONY: check-offload-asan
 check-offload-asan: $(addprefix $(B)/asan/offload/tests/,$(OFFLOAD_TEST_NAMES))
 	@fail=0; pass=0; \
 	for t in $(OFFLOAD_TEST_NAMES); do \
 	    if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	        LSAN_OPTIONS=suppressions=$(CURDIR)/offload/tests/lsan.supp \
 	        $(B)/asan/offload/tests/$$t; then pass=$$((pass+1)); \
 	    else echo "FAIL (asan): $$t"; fail=$$((fail+1)); fi; \
 	done; \

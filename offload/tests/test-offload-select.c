@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto-cryptodev.h"
 #include "ipsec-offload.h"
+#include "ipsec-offload-cryptodev.h"
 #include "ipsec-offload-dpdk.h"
 #include "offload-test.h"
 #include "sec-model.h"
@@ -151,6 +153,14 @@ sa(enum sa_preset s)
     }
 }
 
+/* Cryptodevs bound to the dpdk-lookaside / dpdk-cpu-crypto providers. */
+enum cdev_preset {
+    CDEV_NONE,          /* None open. */
+    CDEV_AESNI_MB,      /* Both modes on crypto_aesni_mb0: every suite. */
+    CDEV_OPENSSL,       /* Both on crypto_openssl0: no CPU crypto, no
+                         * ChaCha20-Poly1305, no AES-ECB. */
+};
+
 enum port_preset {
     PORT_DPDK0,         /* "dpdk0", type dpdk, ethdev 7, model attached. */
     PORT_SYSTEM,        /* "eth0", type system, not DPDK. */
@@ -169,114 +179,206 @@ struct select_case {
     const char *pref;           /* Global (PORT_OWN_PREF: the port's). */
     const char *provider;
     const char *reason;
+    enum cdev_preset cdev;
 };
 
 static const struct select_case cases[] = {
     { "ixgbe-like takes GCM-128 egress", SA_GCM128_OUT, CAPS_IXGBE,
-      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "" },
+      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "",
+      CDEV_NONE },
     { "ixgbe-like takes GCM-128 ingress", SA_GCM128_IN, CAPS_IXGBE,
-      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "" },
+      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "",
+      CDEV_NONE },
     { "ixgbe-like takes transport", SA_GCM128_OUT_TRANSPORT, CAPS_IXGBE,
-      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "" },
+      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "",
+      CDEV_NONE },
     { "GCM-256 not advertised", SA_GCM256_OUT, CAPS_IXGBE, PORT_DPDK0,
       "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: AES-GCM-256 not in rte_security "
-      "capabilities" },
+      "capabilities", CDEV_NONE },
     { "sw appended when missing", SA_GCM256_OUT, CAPS_IXGBE, PORT_DPDK0,
       "dpdk-inline-crypto", "sw",
       "dpdk-inline-crypto: port dpdk0: AES-GCM-256 not in rte_security "
-      "capabilities" },
+      "capabilities", CDEV_NONE },
     { "ESN not advertised", SA_GCM128_OUT_ESN, CAPS_IXGBE, PORT_DPDK0,
       "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: ESN not in rte_security "
-      "capabilities" },
+      "capabilities", CDEV_NONE },
     { "NAT-T not advertised", SA_GCM128_IN_NATT, CAPS_IXGBE, PORT_DPDK0,
       "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: UDP encapsulation not in "
-      "rte_security capabilities" },
+      "rte_security capabilities", CDEV_NONE },
     { "CBC not advertised", SA_CBC128_IN, CAPS_IXGBE, PORT_DPDK0,
       "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: AES-CBC-128/HMAC-SHA-256 not in "
-      "rte_security capabilities" },
+      "rte_security capabilities", CDEV_NONE },
     { "full NIC takes ChaCha20-Poly1305", SA_CHACHA_IN, CAPS_FULL_IC,
-      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "" },
+      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "",
+      CDEV_NONE },
     { "full NIC takes CBC-256 transport", SA_CBC256_OUT_TRANSPORT,
       CAPS_FULL_IC, PORT_DPDK0, "dpdk-inline-crypto,sw",
-      "dpdk-inline-crypto", "" },
+      "dpdk-inline-crypto", "", CDEV_NONE },
     { "full NIC takes ESN + NAT-T", SA_GCM128_IN_NATT, CAPS_FULL_IC,
-      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "" },
+      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "",
+      CDEV_NONE },
     { "egress-only NIC, ingress SA", SA_GCM128_IN, CAPS_EGRESS_TUN,
       PORT_DPDK0, "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: no rte_security inline-crypto ESP "
-      "ingress capability" },
+      "ingress capability", CDEV_NONE },
     { "tunnel-only NIC, transport SA", SA_GCM128_OUT_TRANSPORT,
       CAPS_EGRESS_TUN, PORT_DPDK0, "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: no rte_security inline-crypto ESP "
-      "egress transport capability" },
+      "egress transport capability", CDEV_NONE },
     { "protocol preferred, NIC has crypto only", SA_GCM128_OUT, CAPS_IXGBE,
       PORT_DPDK0, "dpdk-inline-protocol,dpdk-inline-crypto,sw",
       "dpdk-inline-crypto",
       "dpdk-inline-protocol: port dpdk0: no rte_security inline-protocol "
-      "ESP capability" },
+      "ESP capability", CDEV_NONE },
     { "inline protocol takes GCM-256 ESN", SA_GCM256_OUT_ESN, CAPS_PROTO,
       PORT_DPDK0, "dpdk-inline-protocol,dpdk-inline-crypto,sw",
-      "dpdk-inline-protocol", "" },
+      "dpdk-inline-protocol", "", CDEV_NONE },
     { "inline protocol replay window too big", SA_GCM128_IN_REPLAY4096,
       CAPS_PROTO, PORT_DPDK0, "dpdk-inline-protocol,sw", "sw",
       "dpdk-inline-protocol: port dpdk0: replay window 4096 above "
-      "rte_security maximum 1024" },
+      "rte_security maximum 1024", CDEV_NONE },
     { "inline protocol without anti-replay", SA_GCM128_IN,
       CAPS_PROTO_NOREPLAY, PORT_DPDK0, "dpdk-inline-protocol,sw", "sw",
       "dpdk-inline-protocol: port dpdk0: anti-replay not in rte_security "
-      "capabilities" },
+      "capabilities", CDEV_NONE },
     { "inline protocol without DF copy falls to crypto",
       SA_GCM128_OUT_DFCOPY, CAPS_BOTH, PORT_DPDK0,
       "dpdk-inline-protocol,dpdk-inline-crypto,sw", "dpdk-inline-crypto",
       "dpdk-inline-protocol: port dpdk0: DF copy not in rte_security "
-      "capabilities" },
+      "capabilities", CDEV_NONE },
     { "both decline, both reasons", SA_GCM128_OUT_ESN, CAPS_BOTH,
       PORT_DPDK0, "dpdk-inline-protocol,dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-protocol: port dpdk0: ESN not in rte_security "
       "capabilities; dpdk-inline-crypto: port dpdk0: ESN not in "
-      "rte_security capabilities" },
+      "rte_security capabilities", CDEV_NONE },
     { "crypto preferred over protocol", SA_GCM128_OUT, CAPS_BOTH,
       PORT_DPDK0, "dpdk-inline-crypto,dpdk-inline-protocol,sw",
-      "dpdk-inline-crypto", "" },
+      "dpdk-inline-crypto", "", CDEV_NONE },
     { "session create fails", SA_GCM128_OUT, CAPS_FAIL, PORT_DPDK0,
       "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: rte_security_session_create failed "
-      "with 0 sessions on the port (SA table full?)" },
+      "with 0 sessions on the port (SA table full?)", CDEV_NONE },
     { "SA table of size 0", SA_GCM128_IN, CAPS_NO_ROOM, PORT_DPDK0,
       "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: rte_security_session_create failed "
-      "with 0 sessions on the port (SA table full?)" },
+      "with 0 sessions on the port (SA table full?)", CDEV_NONE },
     { "no security context", SA_GCM128_OUT, CAPS_NONE, PORT_DPDK0,
       "dpdk-inline-crypto,sw", "sw",
-      "dpdk-inline-crypto: port dpdk0: no rte_security context" },
+      "dpdk-inline-crypto: port dpdk0: no rte_security context", CDEV_NONE },
     { "not a DPDK port", SA_GCM128_OUT, CAPS_FULL_IC, PORT_SYSTEM,
       "dpdk-inline-crypto,sw", "sw",
-      "dpdk-inline-crypto: port eth0: not a DPDK port" },
+      "dpdk-inline-crypto: port eth0: not a DPDK port", CDEV_NONE },
     { "offload denied on the port", SA_GCM128_OUT, CAPS_FULL_IC,
       PORT_DENIED, "dpdk-inline-crypto,sw", "sw",
-      "dpdk-inline-crypto: offload disabled on port dpdk0" },
+      "dpdk-inline-crypto: offload disabled on port dpdk0", CDEV_NONE },
     { "offload disabled globally", SA_GCM128_OUT, CAPS_FULL_IC,
       GLOBAL_DISABLED, "dpdk-inline-crypto,sw", "sw",
-      "dpdk-inline-crypto: offload disabled" },
+      "dpdk-inline-crypto: offload disabled", CDEV_NONE },
     { "port preference overrides global", SA_GCM128_OUT, CAPS_FULL_IC,
-      PORT_OWN_PREF, "dpdk-inline-crypto", "dpdk-inline-crypto", "" },
+      PORT_OWN_PREF, "dpdk-inline-crypto", "dpdk-inline-crypto", "",
+      CDEV_NONE },
     { "SA without a port", SA_GCM128_OUT, CAPS_FULL_IC, PORT_NONE,
       "dpdk-inline-crypto,sw", "sw",
-      "dpdk-inline-crypto: SA has no port" },
+      "dpdk-inline-crypto: SA has no port", CDEV_NONE },
     { "SA on an unknown port", SA_GCM128_OUT, CAPS_FULL_IC, PORT_UNKNOWN,
       "dpdk-inline-crypto,sw", "sw",
-      "dpdk-inline-crypto: port not known to offload" },
-    { "sw only", SA_GCM128_OUT, CAPS_FULL_IC, PORT_DPDK0, "sw", "sw", "" },
+      "dpdk-inline-crypto: port not known to offload", CDEV_NONE },
+    { "sw only", SA_GCM128_OUT, CAPS_FULL_IC, PORT_DPDK0, "sw", "sw", "",
+      CDEV_NONE },
     { "sw first", SA_GCM128_OUT, CAPS_FULL_IC, PORT_DPDK0,
-      "sw,dpdk-inline-crypto", "sw", "" },
+      "sw,dpdk-inline-crypto", "sw", "", CDEV_NONE },
     { "provider not built in", SA_GCM128_OUT, CAPS_FULL_IC, PORT_DPDK0,
       "xfrm,dpdk-inline-crypto,sw", "dpdk-inline-crypto",
-      "xfrm: provider not available in this build" },
+      "xfrm: provider not available in this build", CDEV_NONE },
+
+    /* Cryptodev lookaside and CPU crypto. */
+    { "lookaside takes GCM-128 egress", SA_GCM128_OUT, CAPS_NONE,
+      PORT_DPDK0, "dpdk-lookaside,sw", "dpdk-lookaside", "",
+      CDEV_AESNI_MB },
+    { "lookaside on a non-DPDK port", SA_GCM256_OUT_ESN, CAPS_NONE,
+      PORT_SYSTEM, "dpdk-lookaside,sw", "dpdk-lookaside", "",
+      CDEV_AESNI_MB },
+    { "CPU crypto takes ChaCha20-Poly1305 ingress", SA_CHACHA_IN,
+      CAPS_NONE, PORT_DPDK0, "dpdk-cpu-crypto,sw", "dpdk-cpu-crypto", "",
+      CDEV_AESNI_MB },
+    { "CPU crypto takes CBC-256 transport", SA_CBC256_OUT_TRANSPORT,
+      CAPS_NONE, PORT_DPDK0, "dpdk-cpu-crypto,dpdk-lookaside,sw",
+      "dpdk-cpu-crypto", "", CDEV_AESNI_MB },
+    { "lookaside takes CBC-128 ingress", SA_CBC128_IN, CAPS_NONE,
+      PORT_DPDK0, "dpdk-lookaside,dpdk-cpu-crypto,sw", "dpdk-lookaside", "",
+      CDEV_AESNI_MB },
+    { "inline first, taken by the NIC", SA_GCM128_OUT, CAPS_IXGBE,
+      PORT_DPDK0, "dpdk-inline-crypto,dpdk-lookaside,sw",
+      "dpdk-inline-crypto", "", CDEV_AESNI_MB },
+    { "inline declines, lookaside takes", SA_GCM256_OUT, CAPS_IXGBE,
+      PORT_DPDK0, "dpdk-inline-crypto,dpdk-lookaside,sw", "dpdk-lookaside",
+      "dpdk-inline-crypto: port dpdk0: AES-GCM-256 not in rte_security "
+      "capabilities", CDEV_AESNI_MB },
+    { "no cryptodev open", SA_GCM128_OUT, CAPS_NONE, PORT_DPDK0,
+      "dpdk-cpu-crypto,dpdk-lookaside,sw", "sw",
+      "dpdk-cpu-crypto: no cryptodev open for CPU crypto; dpdk-lookaside: "
+      "no cryptodev open for lookaside", CDEV_NONE },
+    { "openssl PMD: no ChaCha20-Poly1305", SA_CHACHA_IN, CAPS_NONE,
+      PORT_DPDK0, "dpdk-lookaside,sw", "sw",
+      "dpdk-lookaside: cryptodev crypto_openssl0: chacha20-poly1305 not in "
+      "capabilities", CDEV_OPENSSL },
+    { "openssl PMD: no CPU crypto, lookaside takes", SA_GCM128_IN,
+      CAPS_NONE, PORT_DPDK0, "dpdk-cpu-crypto,dpdk-lookaside,sw",
+      "dpdk-lookaside",
+      "dpdk-cpu-crypto: cryptodev crypto_openssl0: CPU crypto not supported "
+      "by driver crypto_openssl (no RTE_CRYPTODEV_FF_SYM_CPU_CRYPTO)",
+      CDEV_OPENSSL },
+    { "openssl PMD: CBC ingress", SA_CBC128_IN, CAPS_NONE, PORT_DPDK0,
+      "dpdk-lookaside,sw", "dpdk-lookaside", "", CDEV_OPENSSL },
+    { "openssl PMD: CBC egress needs AES-ECB", SA_CBC256_OUT_TRANSPORT,
+      CAPS_NONE, PORT_DPDK0, "dpdk-lookaside,sw", "sw",
+      "dpdk-lookaside: cryptodev crypto_openssl0: outbound "
+      "aes-cbc-256-hmac-sha256-128 needs AES-ECB with a 32-byte key (IV "
+      "derivation), not in capabilities", CDEV_OPENSSL },
+    { "lookaside: offload denied on the port", SA_GCM128_OUT, CAPS_NONE,
+      PORT_DENIED, "dpdk-lookaside,sw", "sw",
+      "dpdk-lookaside: offload disabled on port dpdk0", CDEV_AESNI_MB },
+    { "lookaside: SA without a port", SA_GCM128_OUT, CAPS_NONE, PORT_NONE,
+      "dpdk-lookaside,sw", "sw", "dpdk-lookaside: SA has no port",
+      CDEV_AESNI_MB },
 };
+
+/* Sessions a cryptodev provider holds for one SA (crypto-cryptodev.h):
+ * one AEAD session, or two for CBC (ECB + chain out, HMAC + decrypt
+ * in). */
+static unsigned int
+cdev_sessions(enum sa_preset s)
+{
+    return (s == SA_CBC256_OUT_TRANSPORT || s == SA_CBC128_IN) ? 2 : 1;
+}
+
+static void
+cdev_open(enum cdev_preset c)
+{
+    const char *dev = c == CDEV_OPENSSL ? "crypto_openssl0"
+                                        : "crypto_aesni_mb0";
+    char err[256];
+
+    if (c == CDEV_NONE) {
+        return;
+    }
+    for (int m = 0; m < CRYPTO_CRYPTODEV_N_MODES; m++) {
+        CHECK_EQ(crypto_cryptodev_open(m, dev, 0, err, sizeof err), 0);
+    }
+}
+
+static void
+cdev_close(void)
+{
+    for (int m = 0; m < CRYPTO_CRYPTODEV_N_MODES; m++) {
+        CHECK_EQ(crypto_cryptodev_sessions_in_use(m), 0);
+        CHECK_EQ(crypto_cryptodev_close(m), 0);
+    }
+}
 
 enum { PORT_ID = 7 };
 
@@ -299,6 +401,8 @@ run_case(const struct select_case *c)
         return;
     }
     CHECK_EQ(ipsec_offload_dpdk_register(reg), 0);
+    CHECK_EQ(ipsec_offload_cryptodev_register(reg), 0);
+    cdev_open(c->cdev);
     if (c->caps != CAPS_NONE) {
         CHECK_EQ(secmodel_attach(model, PORT_ID), 0);
     }
@@ -356,7 +460,20 @@ run_case(const struct select_case *c)
         CHECK(!strcmp(line, want));
 
         secmodel_get_counters(model, &mc);
-        CHECK_EQ(mc.live, strcmp(c->provider, "sw") ? 1 : 0);
+        if (!strncmp(c->provider, "dpdk-inline", 11)) {
+            CHECK_EQ(mc.live, 1);
+        } else {
+            CHECK_EQ(mc.live, 0);
+        }
+        if (!strcmp(c->provider, "dpdk-lookaside")
+            || !strcmp(c->provider, "dpdk-cpu-crypto")) {
+            /* The provider's own esp_sa, with the device's sessions. */
+            CHECK(ipsec_offload_sa_esp(osa) != NULL);
+            CHECK_EQ(crypto_cryptodev_sessions_in_use(
+                         CRYPTO_CRYPTODEV_LOOKASIDE), cdev_sessions(c->sa));
+        } else {
+            CHECK(ipsec_offload_sa_esp(osa) == NULL);
+        }
         ipsec_offload_sa_remove(osa);
     } else {
         printf("  install failed: %s\n", err);
@@ -371,6 +488,7 @@ run_case(const struct select_case *c)
     CHECK_EQ(ipsec_offload_port_remove(reg, c->port == PORT_SYSTEM
                                        ? "eth0" : "dpdk0"), 0);
     ipsec_offload_destroy(reg);
+    cdev_close();
     secmodel_detach_all();
     CHECK_EQ(secmodel_destroy(model), 0);
 }
@@ -408,10 +526,35 @@ test_preference(void)
     ipsec_offload_destroy(reg);
 }
 
+/* offload_test_eal_init() plus the two cryptodev vdevs (their PMDs are
+ * linked in, see offload.mk). */
+static int
+eal_init(const char *name)
+{
+    char prefix[64];
+    char *argv[] = {
+        (char *) name, "--no-huge", "--no-pci", "-l", "0", "-m", "64",
+        "--no-shconf", "--no-telemetry", prefix,
+        "--vdev=crypto_aesni_mb0", "--vdev=crypto_openssl0",
+        "--log-level=error", "--log-level=lib.ethdev:critical", NULL,
+    };
+    int argc = sizeof argv / sizeof argv[0] - 1;
+
+    snprintf(prefix, sizeof prefix, "--file-prefix=%s-%ld", name,
+             (long) getpid());
+    if (rte_eal_init(argc, argv) < 0) {
+        printf("%s: rte_eal_init failed\n", name);
+        return -1;
+    }
+    snprintf(offload_test_runtime_dir, sizeof offload_test_runtime_dir,
+             "%s", rte_eal_get_runtime_dir());
+    return 0;
+}
+
 int
 main(void)
 {
-    if (offload_test_eal_init("test-offload-select")) {
+    if (eal_init("test-offload-select")) {
         return 1;
     }
     test_preference();

@@ -39,9 +39,12 @@ $(BENCH_DIR)/espbench: $(BENCH_DIR)/bench.o $(BENCH_DIR)/bench-dpdk.o \
 		-Wl,--no-as-needed $(BENCH_PMD) -Wl,--as-needed \
 		$(BENCH_DPDK_LIBS) $(LIBS)
 
-bench: $(BENCH_DIR)/espbench
+bench: $(BENCH_DIR)/espbench $(B)/offload/tests/test-offload-cryptodev
 	$(BENCH_DIR)/espbench --json $(BENCH_DIR)/results.json \
 		--plot-dir $(BENCH_DIR) --command "make bench" $(BENCH_ARGS)
 	$(GNUPLOT) -e "dir='$(BENCH_DIR)'" tests/bench/plot.gp
 	@echo "bench: wrote $(BENCH_DIR)/results.json," \
 		"$(BENCH_DIR)/results.md, $(BENCH_DIR)/throughput.{svg,png}"
+	@echo "bench: sw engine vs DPDK cryptodev lookaside and CPU crypto" \
+		"(offload providers, docs/offload.md)"
+	$(B)/offload/tests/test-offload-cryptodev --bench

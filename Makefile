@@ -124,6 +124,7 @@ check-valgrind: $(addprefix $(B)/tests/,$(UNIT_NAMES))
 -include tests/interop/interop.mk
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
+-include tests/bench/ovs-bench.mk
 -include ovs-patches/ovs.mk
 -include offload/offload.mk
 -include controller/controller.mk

@@ -263,3 +263,129 @@ cleanup_sites() {
         echo "$test: logs kept in $WORK"
     fi
 }
+
+# --- helpers added for the IPv6, tunnel, interop and PMD tests ------------
+
+PYTHON3=${PYTHON3:-/usr/bin/python3}
+
+# retry TRIES CMD...: CMD until it succeeds, at most TRIES times 0.2 s
+# apart; its last status.
+retry() {
+    local n=$1 i
+    shift
+    for i in $(seq "$n"); do
+        "$@" && return 0
+        [ "$i" -lt "$n" ] && sleep 0.2
+    done
+    return 1
+}
+
+# sa_json SITE PORT SPI DIR -> "P B": the packets and bytes of PORT's DIR
+# SA with SPI (a number, 0x hex allowed), from ipsec/sa-show --json.
+sa_json() {
+    appctl "$1" ipsec/sa-show "$2" --json | "$PYTHON3" -c '
+import json, sys
+port, spi, d = sys.argv[1], int(sys.argv[2], 0), sys.argv[3]
+for sa in json.load(sys.stdin)["sas"]:
+    if sa["port"] == port and sa["spi"] == spi and sa["dir"] == d:
+        print(sa["packets"], sa["bytes"])
+        break
+else:
+    print("none none")
+' "$2" "$3" "$4"
+}
+
+# sa_drops SITE PORT SPI DIR -> the SA's drops as "reason:N ..." or "none".
+sa_drops() {
+    appctl "$1" ipsec/sa-show "$2" --json | "$PYTHON3" -c '
+import json, sys
+port, spi, d = sys.argv[1], int(sys.argv[2], 0), sys.argv[3]
+for sa in json.load(sys.stdin)["sas"]:
+    if sa["port"] == port and sa["spi"] == spi and sa["dir"] == d:
+        print(" ".join("%s:%d" % kv for kv in sorted(sa["drops"].items()))
+              or "none")
+' "$2" "$3" "$4"
+}
+
+# flow_stats SITE BRIDGE REGEX -> "P B": the packets and bytes of the
+# flows of BRIDGE whose dump-flows line (with --names) matches REGEX.
+flow_stats() {
+    ofctl "$1" --names dump-flows "$2" | grep -E "$3" \
+        | sed 's/.*n_packets=\([0-9]*\), n_bytes=\([0-9]*\).*/\1 \2/' \
+        | awk '{ p += $1; b += $2 } END { print p + 0, b + 0 }'
+}
+
+minus() {   # minus "P1 B1" "P0 B0" -> "dP dB"
+    echo "$(( ${1% *} - ${2% *} )) $(( ${1#* } - ${2#* } ))"
+}
+
+# tcp_transfer RX_HOST TX_HOST ADDR MB MARKER: MB megabytes over TCP from
+# TX_HOST to ADDR (RX_HOST's, IPv4 or IPv6; port 5001), the data MARKER
+# (ASCII) and a counter repeated; succeeds when the receiver got exactly
+# what was sent (size and SHA-256).  Output of both ends in
+# $WORK/tcp-{rx,tx}.txt.
+tcp_transfer() {
+    local rx
+    rm -f "$WORK/tcp-rx.txt" "$WORK/tcp-tx.txt"
+    in_ns "$1" "$PYTHON3" -c '
+import hashlib, socket, sys
+addr = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, 5001)); s.listen(1); s.settimeout(60)
+c, _ = s.accept(); c.settimeout(60); h = hashlib.sha256(); n = 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    n += len(d); h.update(d)
+print(n, h.hexdigest())
+' "$3" > "$WORK/tcp-rx.txt" 2>"$WORK/tcp-rx.err" &
+    rx=$!
+    PIDS+=("$rx")
+    sleep 0.5
+    in_ns "$2" "$PYTHON3" -c '
+import hashlib, socket, sys
+addr, mb, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+unit = b"".join(marker + b"%08d" % i for i in range(4096))
+data = unit * (mb * 1000000 // len(unit) + 1)
+s = socket.create_connection((addr, 5001), timeout=60)
+s.sendall(data); s.close()
+print(len(data), hashlib.sha256(data).hexdigest())
+' "$3" "$4" "$5" > "$WORK/tcp-tx.txt" 2>"$WORK/tcp-tx.err" || true
+    wait "$rx" 2>/dev/null || true
+    test -s "$WORK/tcp-tx.txt" \
+        && test "$(cat "$WORK/tcp-rx.txt")" = "$(cat "$WORK/tcp-tx.txt")"
+}
+
+# wan_has_ascii TEXT: whether the WAN capture's bytes hold TEXT anywhere.
+wan_has_ascii() {
+    "$PYTHON3" -c '
+import sys
+sys.exit(0 if sys.argv[2].encode() in open(sys.argv[1], "rb").read() else 1)
+' "$WORK/wan.pcap" "$1"
+}
+
+# check_wan_esp_only6 MIN_ESP: like check_wan_esp_only, with IPv6 on the
+# WAN: nothing but ESP, ARP, and ICMPv6 neighbor discovery (types 133 to
+# 136) and MLD (in a hop-by-hop header, types 130 to 143).
+check_wan_esp_only6() {
+    local n_esp n_other
+    local nd='(ip6 and ip6[6] == 58 and ip6[40] >= 133 and ip6[40] <= 136)'
+    local mld='(ip6 and ip6[6] == 0 and ip6[40] == 58 and ip6[48] >= 130 and ip6[48] <= 143)'
+    n_esp=$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null | wc -l)
+    n_other=$(tcpdump -nr "$WORK/wan.pcap" \
+        "not esp and not arp and not $nd and not $mld" 2>/dev/null | wc -l)
+    check "ESP on the WAN ($n_esp packets)" test "$n_esp" -ge "$1"
+    check "nothing but ESP, ARP, ND and MLD on the WAN ($n_other others)" \
+        test "$n_other" -eq 0
+}
+
+# wan_has_hex HEX: whether the WAN capture's bytes hold the bytes HEX.
+wan_has_hex() {
+    "$PYTHON3" -c '
+import sys
+data = open(sys.argv[1], "rb").read()
+sys.exit(0 if bytes.fromhex(sys.argv[2]) in data else 1)
+' "$WORK/wan.pcap" "$1"
+}

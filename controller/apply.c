@@ -10,12 +10,14 @@
 #include <config.h>
 
 #include "apply.h"
+#include "rekey.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "byte-order.h"
 #include "fatal-signal.h"
@@ -78,7 +80,8 @@ ctl_apply_init(void)
 size_t
 ctl_apply_stats_changes(const struct ctl_apply_stats *s)
 {
-    return (s->sas_added + s->sas_deleted + s->ports_added
+    return (s->sas_added + s->sas_deleted + s->links_restored
+            + s->bridges_changed + s->ports_added
             + s->ports_changed + s->ports_deleted + s->flows_added
             + s->flows_deleted);
 }
@@ -355,6 +358,17 @@ reconcile_ports(struct site_conn *c, bool deleting,
     size_t changes = 0;
 
     ovsdb_idl_txn_add_comment(txn, "esp-agent: reconcile ports");
+    if (!deleting && (!c->br->fail_mode
+                      || strcmp(c->br->fail_mode, "secure"))) {
+        /* Fail closed while the switch has no flows (after a restart of
+         * ovs-vswitchd, until the agent restores them): a bridge in
+         * standalone mode would act as a learning switch meanwhile. */
+        ovsrec_bridge_set_fail_mode(c->br, "secure");
+        fprintf(log, "esp-agent: %s: setting fail_mode=secure on %s\n",
+                c->ss->name, c->br->name);
+        st->bridges_changed++;
+        changes++;
+    }
     for (size_t i = 0; i < c->ss->n_ports && !deleting; i++) {
         const struct ctl_port *p = &c->ss->ports[i];
         const struct ovsrec_port *port = find_port(c->br, p->name);
@@ -844,10 +858,72 @@ read_counters(const struct site_conn *c, struct ctl_sa *sa)
 
 /* Adopts installed pairs equivalent to the desired ones, then installs
  * what is missing: every inbound SA before any outbound one. */
+/* Replaces, with fresh keys, the pairs of the links of which an SA that
+ * was installed is gone from its site (ovs-vswitchd restarted, or an
+ * operator deleted it): see 'installed' in compile.h. */
+static int
+replace_lost_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
+                 struct ctl_apply_stats *st, FILE *log)
+{
+    size_t n_links = state->policy->n_links;
+    bool *lost = xcalloc(n_links ? n_links : 1, sizeof *lost);
+    int error = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct site_conn *c = &conns[i];
+        for (size_t k = 0; k < c->ss->n_sas; k++) {
+            struct ctl_sa *sa = &c->ss->sas[k];
+            if (!sa->retiring && (sa->installed || sa->adopted)
+                && !lost[sa->link] && !sa_installed(c, sa, sa->spi)) {
+                fprintf(log, "esp-agent: %s: %s SA 0x%08"PRIx32" of link %s "
+                        "is gone (ovs-vswitchd restarted?): replacing the "
+                        "pair with fresh keys\n", c->ss->name,
+                        sa->inbound ? "in" : "out", sa->spi,
+                        state->policy->links[sa->link].name);
+                lost[sa->link] = true;
+            }
+        }
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long int now = (long long int) ts.tv_sec * 1000
+                        + ts.tv_nsec / 1000000;
+    for (size_t li = 0; li < n_links && !error; li++) {
+        if (!lost[li]) {
+            continue;
+        }
+        int e = ctl_rekey_replace_lost(state, li, now, log);
+        if (e == ENOTSUP) {
+            /* A gateway's SAs are configured out of band with these
+             * keys: reinstall them as they are. */
+            for (size_t i = 0; i < state->n_sites; i++) {
+                struct ctl_site_state *ss = &state->sites[i];
+                for (size_t k = 0; k < ss->n_sas; k++) {
+                    if (ss->sas[k].link == li && !ss->sas[k].adopted) {
+                        ss->sas[k].installed = false;
+                    }
+                }
+            }
+        } else if (e) {
+            fprintf(log, "esp-agent: link %s: cannot replace its SAs: %s\n",
+                    state->policy->links[li].name, ovs_strerror(e));
+            error = e;
+        } else {
+            st->links_restored++;
+        }
+    }
+    free(lost);
+    return error;
+}
+
 static int
 reconcile_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
               struct ctl_apply_stats *st, FILE *log)
 {
+    int error = replace_lost_sas(state, conns, n, st, log);
+    if (error) {
+        return error;
+    }
     for (size_t i = 0; i < state->n_sites; i++) {
         struct ctl_site_state *xs = &state->sites[i];
         for (size_t k = 0; k < xs->n_sas; k++) {
@@ -883,6 +959,7 @@ reconcile_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
                         && (!y || sa_installed(y, in, spi))) {
                         out->spi = in->spi = spi;
                         out->adopted = in->adopted = true;
+                        out->installed = in->installed = true;
                         st->sas_adopted += 2;
                         break;
                     }
@@ -907,6 +984,7 @@ reconcile_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
                     continue;
                 }
                 if (sa_installed(c, sa, sa->spi)) {
+                    sa->installed = true;
                     read_counters(c, sa);
                     continue;
                 }
@@ -918,10 +996,11 @@ reconcile_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
                             sa->spi, sa->port);
                     return EPROTO;
                 }
-                int error = sa_add(c, sa, log);
+                error = sa_add(c, sa, log);
                 if (error) {
                     return error;
                 }
+                sa->installed = true;
                 st->sas_added++;
             }
         }

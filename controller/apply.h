@@ -25,6 +25,8 @@ struct ctl_apply_stats {
     size_t sas_added, sas_deleted, sas_adopted;
     size_t ports_added, ports_changed, ports_deleted;
     size_t flows_added, flows_deleted;
+    size_t bridges_changed;         /* fail_mode set to secure. */
+    size_t links_restored;          /* Rekeyed because an SA was lost. */
 };
 
 /* Makes every site of 'state' match it.  Connects to every site first and

@@ -531,6 +531,11 @@ ctl_compile(const struct ctl_policy *pol,
         st->sites[pol->n_sites + i].gateway = true;
     }
 
+    st->links = calloc(pol->n_links ? pol->n_links : 1, sizeof *st->links);
+    if (!st->links) {
+        abort();
+    }
+
     struct spi_alloc spis = { .opts = opts, .state = opts->seed };
     int error = 0;
     for (size_t i = 0; i < pol->n_links && !error; i++) {
@@ -602,7 +607,217 @@ ctl_state_destroy(struct ctl_state *st)
         free(ss->flows);
     }
     free(st->sites);
+    free(st->links);
     free(st);
+}
+
+void
+ctl_sa_clone(struct ctl_sa *dst, const struct ctl_sa *src)
+{
+    *dst = *src;
+    dst->port = src->port ? ctl_xstrdup(src->port) : NULL;
+    dst->key = malloc(src->key_len ? src->key_len : 1);
+    if (!dst->key) {
+        abort();
+    }
+    memcpy(dst->key, src->key, src->key_len);
+}
+
+static bool
+addr_equal(const struct ctl_addr *a, const struct ctl_addr *b)
+{
+    char as[INET6_ADDRSTRLEN], bs[INET6_ADDRSTRLEN];
+    ctl_addr_format(a, as, sizeof as);
+    ctl_addr_format(b, bs, sizeof bs);
+    return !strcmp(as, bs);
+}
+
+static bool
+prefix_equal(const struct ctl_prefix *a, const struct ctl_prefix *b)
+{
+    char as[64], bs[64];
+    ctl_prefix_format(a, as, sizeof as);
+    ctl_prefix_format(b, bs, sizeof bs);
+    return !strcmp(as, bs);
+}
+
+bool
+ctl_sa_same_params(const struct ctl_sa *a, const struct ctl_sa *b)
+{
+    if (!a->port != !b->port || (a->port && strcmp(a->port, b->port))
+        || a->inbound != b->inbound || a->suite != b->suite
+        || a->key_len != b->key_len || a->auth_key_len != b->auth_key_len
+        || a->tunnel != b->tunnel || a->esn != b->esn
+        || a->replay_window != b->replay_window
+        || a->udp_encap != b->udp_encap || a->udp_port != b->udp_port
+        || a->has_selector != b->has_selector
+        || memcmp(&a->lifetime, &b->lifetime, sizeof a->lifetime)) {
+        return false;
+    }
+    if (a->tunnel && (!addr_equal(&a->src, &b->src)
+                      || !addr_equal(&a->dst, &b->dst))) {
+        return false;
+    }
+    return (!a->has_selector || (prefix_equal(&a->sel_src, &b->sel_src)
+                                 && prefix_equal(&a->sel_dst, &b->sel_dst)));
+}
+
+static struct ctl_site_state *
+state_site(const struct ctl_state *st, const char *name, size_t *idx)
+{
+    for (size_t i = 0; i < st->n_sites; i++) {
+        if (!strcmp(st->sites[i].name, name)) {
+            *idx = i;
+            return &st->sites[i];
+        }
+    }
+    return NULL;
+}
+
+static bool
+state_link(const struct ctl_state *st, const char *name, size_t *li)
+{
+    for (size_t i = 0; i < st->policy->n_links; i++) {
+        if (!strcmp(st->policy->links[i].name, name)) {
+            *li = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The current (not retiring) SA of 'ss' on link 'li', direction
+ * 'inbound', with 'spi' unless 'any_spi'. */
+static struct ctl_sa *
+current_sa(const struct ctl_site_state *ss, size_t li, bool inbound,
+           bool any_spi, uint32_t spi)
+{
+    for (size_t k = 0; k < ss->n_sas; k++) {
+        struct ctl_sa *sa = &ss->sas[k];
+        if (sa->link == li && sa->inbound == inbound && !sa->retiring
+            && (any_spi || sa->spi == spi)) {
+            return sa;
+        }
+    }
+    return NULL;
+}
+
+struct carried {
+    size_t site;                /* In the new state. */
+    struct ctl_sa sa;
+};
+
+static void
+carry(struct carried **v, size_t *n, size_t site, const struct ctl_sa *sa,
+      size_t li, bool retire)
+{
+    struct carried *c = realloc(*v, (*n + 1) * sizeof **v);
+    if (!c) {
+        abort();
+    }
+    *v = c;
+    c[*n].site = site;
+    ctl_sa_clone(&c[*n].sa, sa);
+    c[*n].sa.link = li;
+    if (retire && !c[*n].sa.retiring) {
+        c[*n].sa.retiring = true;
+        c[*n].sa.retire_at = 0;
+    }
+    (*n)++;
+}
+
+/* Appends to 'v' the retiring SAs of 'oss' on old link 'oli' in direction
+ * 'inbound'. */
+static void
+carry_retiring(struct carried **v, size_t *n, size_t site,
+               const struct ctl_site_state *oss, size_t oli, size_t li,
+               bool inbound)
+{
+    for (size_t k = 0; k < oss->n_sas; k++) {
+        const struct ctl_sa *sa = &oss->sas[k];
+        if (sa->link == oli && sa->inbound == inbound && sa->retiring) {
+            carry(v, n, site, sa, li, true);
+        }
+    }
+}
+
+void
+ctl_state_carry_over(struct ctl_state *new, const struct ctl_state *old)
+{
+    struct carried *v = NULL;
+    size_t n = 0;
+
+    for (size_t li = 0; li < new->policy->n_links; li++) {
+        size_t oli;
+        if (state_link(old, new->policy->links[li].name, &oli)) {
+            new->links[li] = old->links[oli];
+        }
+    }
+
+    /* Decide per pair (outbound at X, inbound at Y, one SPI), so that both
+     * ends always agree. */
+    for (size_t x = 0; x < new->n_sites; x++) {
+        struct ctl_site_state *xs = &new->sites[x];
+        for (size_t k = 0; k < xs->n_sas; k++) {
+            struct ctl_sa *no = &xs->sas[k];
+            if (no->inbound || no->retiring) {
+                continue;
+            }
+            size_t li = no->link, oli, y = 0, ox, oy;
+            struct ctl_sa *ni = NULL;
+            for (y = 0; y < new->n_sites && !ni; y++) {
+                ni = current_sa(&new->sites[y], li, true, false, no->spi);
+            }
+            if (!ni) {
+                continue;
+            }
+            y--;
+            const struct ctl_site_state *oxs, *oys;
+            if (!state_link(old, new->policy->links[li].name, &oli)
+                || !(oxs = state_site(old, xs->name, &ox))
+                || !(oys = state_site(old, new->sites[y].name, &oy))) {
+                continue;
+            }
+            const struct ctl_sa *oo = current_sa(oxs, oli, false, true, 0);
+            const struct ctl_sa *oi = (oo ? current_sa(oys, oli, true, false,
+                                                       oo->spi)
+                                       : NULL);
+            if (!oo || !oi) {
+                continue;
+            }
+            if (ctl_sa_same_params(oo, no) && ctl_sa_same_params(oi, ni)) {
+                /* Unchanged: the installed pair stays as it is. */
+                ctl_sa_destroy(no);
+                ctl_sa_clone(no, oo);
+                no->link = li;
+                ctl_sa_destroy(ni);
+                ctl_sa_clone(ni, oi);
+                ni->link = li;
+            } else if (!oo->port == !no->port && !oi->port == !ni->port
+                       && (!oo->port || !strcmp(oo->port, no->port))
+                       && (!oi->port || !strcmp(oi->port, ni->port))) {
+                /* Changed on the same ports: the old pair retires once
+                 * the new one is installed everywhere. */
+                carry(&v, &n, x, oo, li, true);
+                carry(&v, &n, y, oi, li, true);
+            } else {
+                continue;       /* Other ports: they go with the old. */
+            }
+            carry_retiring(&v, &n, x, oxs, oli, li, false);
+            carry_retiring(&v, &n, y, oys, oli, li, true);
+        }
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        struct ctl_site_state *ss = &new->sites[v[i].site];
+        struct ctl_sa *sas = realloc(ss->sas, (ss->n_sas + 1) * sizeof *sas);
+        if (!sas) {
+            abort();
+        }
+        ss->sas = sas;
+        ss->sas[ss->n_sas++] = v[i].sa;
+    }
+    free(v);
 }
 
 /* --- Printing ------------------------------------------------------------ */

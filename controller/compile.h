@@ -85,6 +85,13 @@ struct ctl_sa {
     bool adopted;               /* Found installed (by the apply step) under
                                  * 'spi', whose key this process does not
                                  * know; 'key' is then unused. */
+    bool installed;             /* Seen installed on its site at least once.
+                                 * Such an SA is never installed again with
+                                 * the same key: its sequence numbers (and
+                                 * so its GCM/CBC IVs) and the peer's replay
+                                 * window would restart (RFC 4303 3.3.3,
+                                 * RFC 4106 3.1); if it goes missing (the
+                                 * switch restarted), its link is rekeyed. */
 
     /* Make-before-break rekey (rekey.h).  A 'retiring' SA belongs to the
      * pair a rekey replaced: the reconcile step keeps it installed (and
@@ -118,10 +125,18 @@ struct ctl_site_state {
     size_t n_sas;
 };
 
+/* What the agent remembers of a link, for `esp-agent/status`. */
+struct ctl_link_info {
+    size_t rekeys;                      /* Rekeys started, restores too. */
+    long long int last_rekey;           /* Monotonic ms; 0 never. */
+    long long int last_rekey_wall;      /* Wall clock ms; 0 never. */
+};
+
 struct ctl_state {
     const struct ctl_policy *policy;
     struct ctl_site_state *sites;       /* Sites, then gateways. */
     size_t n_sites;
+    struct ctl_link_info *links;        /* One per policy->links. */
 };
 
 struct ctl_compile_options {
@@ -141,6 +156,24 @@ void ctl_state_destroy(struct ctl_state *state);
 
 /* Wipes and frees what 'sa' holds (its key first), not 'sa' itself. */
 void ctl_sa_destroy(struct ctl_sa *sa);
+
+/* Copies 'src' into 'dst', with a copy of its key (wiped in turn by
+ * ctl_sa_destroy()). */
+void ctl_sa_clone(struct ctl_sa *dst, const struct ctl_sa *src);
+
+/* Does 'a' have the parameters of 'b' (port, direction, suite, key size,
+ * mode, addresses, selectors, ESN, replay window, encapsulation,
+ * lifetimes), SPI, key and bookkeeping aside? */
+bool ctl_sa_same_params(const struct ctl_sa *a, const struct ctl_sa *b);
+
+/* Moves into 'new' what 'old' (compiled from the policy before a reload)
+ * holds that is still wanted: each SA pair of a link (by name) whose
+ * parameters did not change replaces the freshly compiled pair, keys, SPIs
+ * and age included, so that an unchanged link sees no change at all; the
+ * old pair of a link whose parameters changed stays, 'retiring', until its
+ * successor is installed everywhere (make-before-break).  Link counters
+ * follow their link.  'old' keeps its own copies (destroy it after). */
+void ctl_state_carry_over(struct ctl_state *new, const struct ctl_state *old);
 
 /* Fills 'buf' with 'len' bytes from the kernel CSPRNG (getrandom()).
  * Returns 0 or a positive errno value. */

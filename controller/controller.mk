@@ -38,7 +38,12 @@ controller: ovs
 # The library exists once `make ovs` has run; it has no rule of its own.
 $(CTL_OVS_LIB): | ovs ;
 
-$(B)/controller/apply.o: controller/apply.c $(CTL_HDRS) $(CTL_OVS_LIB)
+# The files that use Open vSwitch's library.
+CTL_OVS_SRCS := controller/apply.c controller/agent.c
+CTL_OVS_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_OVS_SRCS))
+
+$(CTL_OVS_OBJS): $(B)/controller/%.o: controller/%.c $(CTL_HDRS) \
+		$(CTL_OVS_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CTL_OVS_CFLAGS) -c $< -o $@
 
@@ -47,9 +52,9 @@ $(B)/controller/%.o: controller/%.c $(CTL_HDRS)
 	$(CC) $(CTL_CFLAGS) -c $< -o $@
 
 $(B)/controller/esp-agent: $(B)/controller/esp-agent.o \
-		$(B)/controller/apply.o $(CTL_OBJS) $(CTL_OVS_LIB) $(B)/libespdp.a
+		$(CTL_OVS_OBJS) $(CTL_OBJS) $(CTL_OVS_LIB) $(B)/libespdp.a
 	$(CC) $(CTL_CFLAGS) -o $@ $(B)/controller/esp-agent.o \
-	    $(B)/controller/apply.o $(CTL_OBJS) $(CTL_LIBS) $(CTL_OVS_LIBS)
+	    $(CTL_OVS_OBJS) $(CTL_OBJS) $(CTL_LIBS) $(CTL_OVS_LIBS)
 
 # The unit test also links the engine, to check that every SA the compiler
 # makes is accepted by the engine's own spec parser (esp_spec_parse()).
@@ -60,13 +65,16 @@ $(B)/controller/test-controller: controller/tests/test-controller.c \
 		$(CTL_LIBS) $(LIBS)
 
 # Under ASan the agent's own code is instrumented, OVS's library is not.
-$(B)/asan/controller/esp-agent: controller/esp-agent.c controller/apply.c \
+$(B)/asan/controller/esp-agent: controller/esp-agent.c $(CTL_OVS_SRCS) \
 		$(CTL_LIB_SRCS) $(CTL_HDRS) $(CTL_OVS_LIB) $(B)/libespdp.a
 	@mkdir -p $(@D)
 	$(CLANG) $(CTL_ASAN_CFLAGS) -c -o $(@D)/apply.o controller/apply.c \
 		-I$(CTL_OVS_SRC) -I$(CTL_OVS_SRC)/include -I$(CTL_OVS_SRC)/lib
+	$(CLANG) $(CTL_ASAN_CFLAGS) -c -o $(@D)/agent.o controller/agent.c \
+		-I$(CTL_OVS_SRC) -I$(CTL_OVS_SRC)/include -I$(CTL_OVS_SRC)/lib
 	$(CLANG) $(CTL_ASAN_CFLAGS) -o $@ controller/esp-agent.c \
-		$(@D)/apply.o $(CTL_LIB_SRCS) $(CTL_LIBS) $(CTL_OVS_LIBS)
+		$(@D)/apply.o $(@D)/agent.o $(CTL_LIB_SRCS) $(CTL_LIBS) \
+		$(CTL_OVS_LIBS)
 
 $(B)/asan/controller/test-controller: controller/tests/test-controller.c \
 		$(CTL_LIB_SRCS) $(CTL_HDRS) $(B)/asan/libespdp.a
@@ -85,10 +93,17 @@ check-controller: controller $(B)/asan/controller/esp-agent \
 
 # Two sites in network namespaces, configured by `esp-agent apply` from
 # nothing but their bridges; needs root.  Also with the ASan build.  Then
-# 20+ make-before-break rekeys under probes with no loss (about 35 s).
+# 20+ make-before-break rekeys under probes with no loss (about 35 s);
+# restarts of ovs-vswitchd and of the agent under probes (about 35 s);
+# policy changes and 30+ invalid policies reloaded into a running agent on
+# three sites, under probes (about 35 s, with the ASan build).
 check-controller-system: controller $(B)/asan/controller/esp-agent
 	tests/ovs/agent-two-sites.sh $(CTL_OVS_SRC) $(B)/controller/esp-agent
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    tests/ovs/agent-two-sites.sh $(CTL_OVS_SRC) \
 	    $(B)/asan/controller/esp-agent
 	tests/ovs/agent-rekey.sh $(CTL_OVS_SRC) $(B)/controller/esp-agent
+	tests/ovs/agent-restart.sh $(CTL_OVS_SRC) $(B)/controller/esp-agent
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    tests/ovs/agent-reload.sh $(CTL_OVS_SRC) \
+	    $(B)/asan/controller/esp-agent

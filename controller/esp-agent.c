@@ -3,20 +3,21 @@
  *
  *   esp-agent --check POLICY   validate and print what it compiles to
  *   esp-agent apply POLICY     make every site match it, once
- *   esp-agent run POLICY       apply, then reconcile every --interval ms
- *                              and rekey each link before its soft
- *                              lifetime, until SIGTERM or SIGINT
+ *   esp-agent run POLICY       apply, then keep the sites so (agent.h):
+ *                              reconcile, rekey, restore after a switch
+ *                              restart, reload on SIGHUP, answer
+ *                              esp-agent/... unixctl commands, until
+ *                              SIGTERM or SIGINT
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <time.h>
 
+#include "agent.h"
 #include "apply.h"
 #include "compile.h"
 #include "policy.h"
@@ -33,14 +34,6 @@ enum {
     DEFAULT_INTERVAL_MS = 1000,
 };
 
-static volatile sig_atomic_t stop_signal;
-
-static void
-on_stop_signal(int sig)
-{
-    stop_signal = sig;
-}
-
 static void
 usage(FILE *out)
 {
@@ -48,7 +41,8 @@ usage(FILE *out)
             "usage: esp-agent --check [--seed=N] POLICY.yaml\n"
             "       esp-agent apply POLICY.yaml\n"
             "       esp-agent run [--interval=MS] [--rekey-grace=SECONDS]\n"
-            "                     [--rekey-every=SECONDS] POLICY.yaml\n"
+            "                     [--rekey-every=SECONDS] [--unixctl=PATH]\n"
+            "                     POLICY.yaml\n"
             "\n"
             "  --check        validate POLICY.yaml and print the ports,\n"
             "                 flows and SAs it compiles to (keys are never\n"
@@ -57,8 +51,14 @@ usage(FILE *out)
             "  apply          make every site's ovs-vswitchd and OVSDB hold\n"
             "                 that state, changing only what differs\n"
             "  run            apply, then reconcile every MS milliseconds\n"
-            "                 (default 1000) and rekey each link before its\n"
-            "                 soft lifetime, until SIGTERM or SIGINT\n"
+            "                 (default 1000) and at once when a switch comes\n"
+            "                 back, rekey each link before its soft\n"
+            "                 lifetime, reload POLICY.yaml on SIGHUP, until\n"
+            "                 SIGTERM or SIGINT\n"
+            "  --unixctl=PATH the agent's control socket for ovs-appctl -t\n"
+            "                 PATH esp-agent/status [--json], esp-agent/\n"
+            "                 reload [FILE], esp-agent/rekey LINK (default\n"
+            "                 OVS_RUNDIR/esp-agent.PID.ctl)\n"
             "  --rekey-grace=SECONDS  keep a replaced SA pair this long\n"
             "                 after its successor is installed (default 3)\n"
             "  --rekey-every=SECONDS  rekey every link this often whatever\n"
@@ -82,79 +82,29 @@ print_stats(const struct ctl_apply_stats *st)
     } else {
         printf("esp-agent: %zu changes: SAs +%zu"
                " -%zu, ports +%zu ~%zu -%zu"
-               ", flows +%zu -%zu\n", n, st->sas_added,
+               ", flows +%zu -%zu%s\n", n, st->sas_added,
                st->sas_deleted, st->ports_added, st->ports_changed,
-               st->ports_deleted, st->flows_added, st->flows_deleted);
+               st->ports_deleted, st->flows_added, st->flows_deleted,
+               st->bridges_changed ? ", bridges ~1+" : "");
     }
     fflush(stdout);
 }
 
-static long long int
-monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long int) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* 'apply' (once) or 'run' (until a stop signal, rekeying). */
+/* 'apply': once. */
 static int
-apply_loop(struct ctl_state *state, bool run, long interval,
-           const struct ctl_rekey_options *ropts)
+apply_once(struct ctl_state *state)
 {
-    struct ctl_rekey_stats rs = { 0, 0 };
     struct ctl_apply_stats st;
 
     /* The process holds keys: no core dump, no ptrace by other processes
      * of the same user. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     ctl_apply_init();
-    if (run) {
-        struct sigaction sa = { .sa_handler = on_stop_signal };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-    }
-
     int error = ctl_apply(state, &st, stderr);
     if (error) {
         return error == ENOTCONN ? EXIT_UNREACHABLE : EXIT_APPLY;
     }
     print_stats(&st);
-    if (!run) {
-        return 0;
-    }
-    while (!stop_signal) {
-        struct timespec ts = {
-            .tv_sec = interval / 1000,
-            .tv_nsec = (interval % 1000) * 1000000L,
-        };
-        nanosleep(&ts, NULL);
-        if (stop_signal) {
-            break;
-        }
-        /* New pairs into the state (old ones retiring), then the
-         * reconcile installs them: inbound everywhere, then outbound. */
-        size_t rekeys = rs.rekeys;
-        error = ctl_rekey_run(state, ropts, monotonic_ms(), &rs, stderr);
-        if (error) {
-            fprintf(stderr, "esp-agent: rekey failed: %s\n",
-                    strerror(error));
-        }
-        error = ctl_apply(state, &st, stderr);
-        if (!error) {
-            ctl_rekey_commit(state, ropts, monotonic_ms());
-            if (rs.rekeys != rekeys) {
-                fprintf(stderr, "esp-agent: %zu rekeys so far\n",
-                        rs.rekeys);
-            }
-            if (ctl_apply_stats_changes(&st)) {
-                print_stats(&st);
-            }
-        }
-    }
-    fprintf(stderr, "esp-agent: stopping on signal %d after %zu rekeys; "
-            "the sites keep their state\n", (int) stop_signal, rs.rekeys);
     return 0;
 }
 
@@ -185,11 +135,13 @@ main(int argc, char *argv[])
         { "interval", required_argument, NULL, 'i' },
         { "rekey-grace", required_argument, NULL, 'g' },
         { "rekey-every", required_argument, NULL, 'e' },
+        { "unixctl", required_argument, NULL, 'u' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct ctl_compile_options opts = { .seeded = false };
     bool check = false;
+    const char *unixctl = NULL;
     long interval = DEFAULT_INTERVAL_MS;
     struct ctl_rekey_options ropts = {
         .grace_ms = CTL_REKEY_GRACE_MS_DEFAULT,
@@ -236,6 +188,14 @@ main(int argc, char *argv[])
                                &ropts.every_ms)) {
                 return EXIT_USAGE;
             }
+            break;
+        case 'u':
+            if (optarg[0] != '/') {
+                fprintf(stderr, "esp-agent: --unixctl: '%s' is not an "
+                        "absolute path\n", optarg);
+                return EXIT_USAGE;
+            }
+            unixctl = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -287,9 +247,19 @@ main(int argc, char *argv[])
     if (check) {
         ctl_state_print(state, stdout);
         status = fflush(stdout) ? EXIT_USAGE : 0;
+    } else if (!strcmp(cmd, "run")) {
+        struct ctl_agent_options aopts = {
+            .policy_file = argv[optind],
+            .interval_ms = interval,
+            .rekey = ropts,
+            .unixctl = unixctl,
+        };
+        /* The process holds keys: no core dump, no ptrace by other
+         * processes of the same user. */
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        return ctl_agent_run(&aopts, policy, state);
     } else {
-        status = apply_loop(state, !strcmp(cmd, "run"), interval,
-                            &ropts);
+        status = apply_once(state);
     }
     ctl_state_destroy(state);
     ctl_policy_destroy(policy);

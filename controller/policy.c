@@ -1329,6 +1329,14 @@ ctl_policy_load(const char *file, bool check_perms,
         close(fd);
         return EPERM;
     }
+    if (check_perms && st.st_uid != 0 && st.st_uid != geteuid()) {
+        /* Whoever owns the file can change what the agent protects. */
+        file_error(errors, "%s: owned by uid %u: the policy must belong to "
+                   "root or to the agent's user (uid %u)", file,
+                   (unsigned int) st.st_uid, (unsigned int) geteuid());
+        close(fd);
+        return EPERM;
+    }
     FILE *stream = fdopen(fd, "r");
     if (!stream) {
         int error = errno;

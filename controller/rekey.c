@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum {
     MAX_DIRS = 2,               /* SAs per link pair: one per direction. */
@@ -74,6 +75,7 @@ copy_sa(struct ctl_sa *new, const struct ctl_sa *old, uint32_t spi,
     memcpy(new->key, key, old->key_len);
     new->spi = spi;
     new->adopted = false;
+    new->installed = false;
     new->retiring = false;
     new->retire_at = 0;
     new->created = now;
@@ -203,7 +205,38 @@ ctl_rekey_link(struct ctl_state *st, size_t li, long long int now, FILE *log)
         fprintf(log, "esp-agent: link %s: rekey: %s\n",
                 st->policy->links[li].name, msg);
     }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    st->links[li].rekeys++;
+    st->links[li].last_rekey = now;
+    st->links[li].last_rekey_wall = ((long long int) ts.tv_sec * 1000
+                                     + ts.tv_nsec / 1000000);
     return 0;
+}
+
+int
+ctl_rekey_replace_lost(struct ctl_state *st, size_t li, long long int now,
+                       FILE *log)
+{
+    if (link_to_gateway(st, li)) {
+        return ENOTSUP;
+    }
+    /* The pair in its grace period, if any, makes way: whatever of it is
+     * still installed somewhere is deleted by the same reconcile. */
+    for (size_t i = 0; i < st->n_sites; i++) {
+        struct ctl_site_state *ss = &st->sites[i];
+        size_t kept = 0;
+        for (size_t k = 0; k < ss->n_sas; k++) {
+            struct ctl_sa *sa = &ss->sas[k];
+            if (sa->link == li && sa->retiring) {
+                ctl_sa_destroy(sa);
+            } else {
+                ss->sas[kept++] = *sa;
+            }
+        }
+        ss->n_sas = kept;
+    }
+    return ctl_rekey_link(st, li, now, log);
 }
 
 /* Has the pair 'o'/'p' of link 'li' reached a soft limit at 'now'? */
@@ -216,6 +249,19 @@ rekey_due(const struct ctl_sa *o, const struct ctl_sa *p,
         return age >= opts->every_ms;
     }
     const uint64_t *soft = o->lifetime.soft;
+    const uint64_t *hard = o->lifetime.hard;
+    if (o->adopted && soft[CTL_LT_SECONDS] && hard[CTL_LT_SECONDS]
+        && hard[CTL_LT_SECONDS] > soft[CTL_LT_SECONDS]) {
+        /* Adopted after an agent restart: its true age is unknown (the
+         * datapath does not report it), but below the soft limit if the
+         * previous agent did its job, so its hard limit is at least
+         * hard - soft away: rekey within half of that. */
+        uint64_t margin = (hard[CTL_LT_SECONDS] - soft[CTL_LT_SECONDS]) / 2;
+        if (margin < soft[CTL_LT_SECONDS]
+            && age >= 0 && (uint64_t) age >= margin * 1000) {
+            return true;
+        }
+    }
     uint64_t packets = o->packets > p->packets ? o->packets : p->packets;
     uint64_t bytes = o->bytes > p->bytes ? o->bytes : p->bytes;
     return ((soft[CTL_LT_SECONDS]

@@ -65,4 +65,14 @@ void ctl_rekey_commit(struct ctl_state *state,
 int ctl_rekey_link(struct ctl_state *state, size_t link, long long int now,
                    FILE *log);
 
+/* Replaces the SA pair(s) of link 'link' at once because an SA of its
+ * current pair, installed before, is gone from its site (ovs-vswitchd
+ * restarted, or an operator deleted it): the same key must not be
+ * installed again (its sequence numbers, hence its IVs, would restart).
+ * The pair in its grace period, if any, leaves the state first.  Returns
+ * as ctl_rekey_link() (ENOTSUP for a gateway link, whose keys the caller
+ * must reinstall instead). */
+int ctl_rekey_replace_lost(struct ctl_state *state, size_t link,
+                           long long int now, FILE *log);
+
 #endif /* rekey.h */

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Sequence-numbered UDP probes for the two-site demo (two-sites.sh).
 
-  probe.py recv BIND_IP PORT COUNT RESULT_FILE
+  probe.py recv BIND_IP PORT COUNT RESULT_FILE [ARRIVALS_FILE]
       Receive until COUNT distinct probes arrived or nothing came for
       IDLE seconds after the first; write one line to RESULT_FILE:
-      "received=R lost=L duplicated=D out_of_order=O".
+      "received=R lost=L duplicated=D out_of_order=O".  With
+      ARRIVALS_FILE, also one line per probe there: "SEQ MONOTONIC_TIME"
+      (CLOCK_MONOTONIC seconds, comparable across namespaces).
   probe.py send DST_IP PORT COUNT RATE
       Send COUNT probes at RATE per second.
 
@@ -35,7 +37,7 @@ def send(dst, port, count, rate):
     sock.close()
 
 
-def recv(bind_ip, port, count, result):
+def recv(bind_ip, port, count, result, arrivals=None):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     sock.bind((bind_ip, port))
@@ -43,6 +45,7 @@ def recv(bind_ip, port, count, result):
     with open(result + ".ready", "w") as f:
         f.write("ready\n")
     seen = set()
+    log = []
     dup = ooo = bad = 0
     highest = -1
     sock.settimeout(START_WAIT)
@@ -58,6 +61,7 @@ def recv(bind_ip, port, count, result):
             bad += 1
             continue
         seq = int(fields[1][4:])
+        log.append((seq, time.monotonic()))
         if seq in seen:
             dup += 1
             continue
@@ -66,6 +70,10 @@ def recv(bind_ip, port, count, result):
         highest = max(highest, seq)
         seen.add(seq)
     sock.close()
+    if arrivals:
+        with open(arrivals, "w") as f:
+            for seq, t in log:
+                f.write("%d %.6f\n" % (seq, t))
     with open(result, "w") as f:
         f.write("received=%d lost=%d duplicated=%d out_of_order=%d "
                 "malformed=%d\n"
@@ -73,8 +81,9 @@ def recv(bind_ip, port, count, result):
 
 
 def main():
-    if len(sys.argv) == 6 and sys.argv[1] == "recv":
-        recv(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    if len(sys.argv) in (6, 7) and sys.argv[1] == "recv":
+        recv(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
+             sys.argv[6] if len(sys.argv) == 7 else None)
     elif len(sys.argv) == 6 and sys.argv[1] == "send":
         send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
              float(sys.argv[5]))

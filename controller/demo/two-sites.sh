@@ -235,8 +235,8 @@ sed -n -e 's/^# [^:]*: policy OK/policy OK/p' -e 's/^# \(link .*\)/\1/p' \
     ok "esp-agent --check: $line"
 done
 
-"$AGENT" run --interval=500 "$POLICY" >"$WORK/agent.out" \
-    2>"$WORK/agent.err" &
+"$AGENT" run --interval=500 --unixctl="$WORK/esp-agent.ctl" "$POLICY" \
+    >"$WORK/agent.out" 2>"$WORK/agent.err" &
 AGENT_PID=$!
 PIDS+=("$AGENT_PID")
 
@@ -295,8 +295,8 @@ kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || die "esp-agent run did not stop cleanly"
 AGENT_PID=
 "$AGENT" run --interval=200 --rekey-every="$REKEY_EVERY" \
-    --rekey-grace="$REKEY_GRACE" "$POLICY" >"$WORK/agent-rekey.out" \
-    2>"$WORK/agent-rekey.err" &
+    --rekey-grace="$REKEY_GRACE" --unixctl="$WORK/esp-agent.ctl" "$POLICY" \
+    >"$WORK/agent-rekey.out" 2>"$WORK/agent-rekey.err" &
 AGENT_PID=$!
 PIDS+=("$AGENT_PID")
 for _ in $(seq 50); do
@@ -354,6 +354,13 @@ spin $! "$PROBES UDP probes each way at $RATE/s, $PING_N pings each way" \
     probe_status || true
 wait $SEND_A || die "probe sender host-a failed"
 wait $SEND_B || die "probe sender host-b failed"
+# The agent's own view, through its unixctl socket.
+if "$OVS/utilities/ovs-appctl" -t "$WORK/esp-agent.ctl" esp-agent/status \
+        >"$WORK/agent-status.txt" 2>&1; then
+    info "esp-agent's status (ovs-appctl -t SOCKET esp-agent/status):"
+    grep -E '^(reconciles|site |link |  )' "$WORK/agent-status.txt" \
+        | sed 's/^/    /'
+fi
 # The traffic is over: no more rekeys (the sites keep their SAs).
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || die "esp-agent run did not stop cleanly"

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Tests of `esp-agent --check` (run by `make check-controller` from the
 top of the repository): the table of invalid policies, the golden output
-of the examples, keys never shown, and the policy file permission check.
+of the examples, keys never shown, the policy file permission check, and
+the unixctl socket directory check of `esp-agent run`.
 
 usage: check_policy.py PATH/TO/esp-agent
 """
@@ -19,6 +20,8 @@ GOLDEN = {
     "docs/examples/two-sites.yaml": "controller/tests/golden/two-sites.out",
     "docs/examples/dc-and-cloud.yaml":
         "controller/tests/golden/dc-and-cloud.out",
+    "docs/examples/three-sites.yaml":
+        "controller/tests/golden/three-sites.out",
 }
 MIN_INVALID = 15
 
@@ -126,6 +129,30 @@ try:
     r = run("--check", os.path.join(tmp, "missing.yaml"))
     check(r.returncode == 2 and "cannot open: No such file or directory"
           in r.stderr, "a missing policy file", r.stderr)
+    # Owned by another user than root or the agent's (needs root to
+    # chown; the agent runs as root then).
+    os.chmod(p, 0o600)
+    if os.geteuid() == 0:
+        os.chown(p, 65534, 65534)
+        r = run("--check", p)
+        check(r.returncode == 1 and r.stderr.startswith(
+                  "%s: owned by uid 65534: the policy must belong to root "
+                  "or to the agent's user" % p),
+              "a policy owned by another user: not refused", r.stderr)
+        os.chown(p, 0, 0)
+    # The agent's unixctl socket: never in a directory others may write
+    # (without the sticky bit); refused before any site is contacted.
+    ww = os.path.join(tmp, "ww")
+    os.mkdir(ww)
+    os.chmod(ww, 0o777)
+    r = run("run", "--unixctl=" + os.path.join(ww, "agent.ctl"), p)
+    check(r.returncode == 2 and "is writable by anyone (mode 0777): "
+          "refused" in r.stderr and "cannot connect" not in r.stderr,
+          "unixctl socket in a world-writable directory: not refused "
+          "(exit %d)" % r.returncode, r.stderr)
+    r = run("run", "--unixctl=agent.ctl", p)
+    check(r.returncode == 2 and "not an absolute path" in r.stderr,
+          "relative --unixctl: not refused", r.stderr)
 finally:
     shutil.rmtree(tmp)
 

@@ -7,10 +7,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include "compile.h"
@@ -39,6 +41,7 @@ check(bool ok, const char *fmt, ...)
 static const char *const examples[] = {
     "docs/examples/two-sites.yaml",
     "docs/examples/dc-and-cloud.yaml",
+    "docs/examples/three-sites.yaml",
 };
 
 static struct ctl_policy *
@@ -444,10 +447,200 @@ test_prefixes(void)
     }
 }
 
+/* The SA of 'st' at site 'site' on link 'link', direction 'inbound',
+ * current or 'retiring'; the 'nth' such. */
+static const struct ctl_sa *
+find_sa(const struct ctl_state *st, const char *site, const char *link,
+        bool inbound, bool retiring, size_t nth)
+{
+    for (size_t i = 0; i < st->n_sites; i++) {
+        const struct ctl_site_state *ss = &st->sites[i];
+        if (strcmp(ss->name, site)) {
+            continue;
+        }
+        for (size_t k = 0; k < ss->n_sas; k++) {
+            const struct ctl_sa *sa = &ss->sas[k];
+            if (!strcmp(st->policy->links[sa->link].name, link)
+                && sa->inbound == inbound && sa->retiring == retiring
+                && !nth--) {
+                return sa;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* A reload (ctl_state_carry_over()): unchanged links keep SPIs and keys,
+ * a link whose suite changed gets a new pair and keeps the old one as
+ * retiring; the same policy again changes nothing. */
+static void
+test_carry_over(void)
+{
+    static const char *file = "docs/examples/three-sites.yaml";
+    char tmp[] = "/tmp/test-controller-XXXXXX";
+    struct ctl_policy *p0 = load(file);
+    if (!p0) {
+        return;
+    }
+
+    /* The same policy with link a-b's suite changed. */
+    FILE *in = fopen(file, "r");
+    int fd = mkstemp(tmp);
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    check(in && out, "carry-over: temporary policy");
+    if (!in || !out) {
+        ctl_policy_destroy(p0);
+        return;
+    }
+    char line[512];
+    while (fgets(line, sizeof line, in)) {
+        fputs(line, out);
+        if (!strcmp(line, "  - name: a-b\n")) {
+            fputs("    suite: chacha20-poly1305\n", out);
+        }
+    }
+    fclose(in);
+    fclose(out);
+    struct ctl_policy *p1 = load(tmp);
+    unlink(tmp);
+    struct ctl_policy *p0b = load(file);
+    if (!p1 || !p0b) {
+        ctl_policy_destroy(p0);
+        ctl_policy_destroy(p1);
+        ctl_policy_destroy(p0b);
+        return;
+    }
+
+    struct ctl_state *s0 = compile(p0, false, 0);
+    struct ctl_state *s1 = compile(p1, false, 0);
+    struct ctl_state *s0b = compile(p0b, false, 0);
+    ctl_state_carry_over(s1, s0);
+    ctl_state_carry_over(s0b, s0);
+
+    static const struct {
+        const char *site;
+        bool inbound;
+    } ends[] = {
+        { "site-a", false }, { "site-a", true },
+        { "site-c", false }, { "site-c", true },
+    };
+    for (size_t i = 0; i < 4; i++) {
+        const struct ctl_sa *old = find_sa(s0, ends[i].site, "a-c",
+                                           ends[i].inbound, false, 0);
+        const struct ctl_sa *new = find_sa(s1, ends[i].site, "a-c",
+                                           ends[i].inbound, false, 0);
+        check(old && new && old->spi == new->spi
+              && old->key_len == new->key_len
+              && !memcmp(old->key, new->key, old->key_len)
+              && old->key != new->key,
+              "carry-over: a-c %s %s: same SPI and key, own copy",
+              ends[i].site, ends[i].inbound ? "in" : "out");
+        check(!find_sa(s1, ends[i].site, "a-c", ends[i].inbound, true, 0),
+              "carry-over: a-c %s: nothing retiring", ends[i].site);
+    }
+    static const char *ab_sites[] = { "site-a", "site-b" };
+    for (size_t i = 0; i < 2; i++) {
+        for (int dir = 0; dir < 2; dir++) {
+            const struct ctl_sa *old = find_sa(s0, ab_sites[i], "a-b", dir,
+                                               false, 0);
+            const struct ctl_sa *new = find_sa(s1, ab_sites[i], "a-b", dir,
+                                               false, 0);
+            const struct ctl_sa *ret = find_sa(s1, ab_sites[i], "a-b", dir,
+                                               true, 0);
+            check(old && new && ret && new->spi != old->spi
+                  && new->suite == CTL_SUITE_CHACHA20_POLY1305
+                  && ret->spi == old->spi && ret->suite == old->suite
+                  && !find_sa(s1, ab_sites[i], "a-b", dir, true, 1),
+                  "carry-over: a-b %s %s: new pair, old one retiring",
+                  ab_sites[i], dir ? "in" : "out");
+        }
+    }
+    size_t n0 = 0, n0b = 0, same = 0;
+    for (size_t i = 0; i < s0->n_sites; i++) {
+        n0 += s0->sites[i].n_sas;
+        n0b += s0b->sites[i].n_sas;
+        for (size_t k = 0; k < s0->sites[i].n_sas && k < s0b->sites[i].n_sas;
+             k++) {
+            same += s0->sites[i].sas[k].spi == s0b->sites[i].sas[k].spi;
+        }
+    }
+    check(n0 == n0b && same == n0, "carry-over: the same policy again "
+          "keeps every SA (%zu of %zu)", same, n0);
+
+    ctl_state_destroy(s0);
+    ctl_state_destroy(s1);
+    ctl_state_destroy(s0b);
+    ctl_policy_destroy(p0);
+    ctl_policy_destroy(p1);
+    ctl_policy_destroy(p0b);
+}
+
+/* An adopted pair (age unknown) is rekeyed at half the gap between its
+ * soft and hard seconds after the adoption; a lost pair is replaced at
+ * once, its predecessor in grace dropped. */
+static void
+test_adopted_and_lost(void)
+{
+    static const char *file = "docs/examples/two-sites.yaml";
+    struct ctl_policy *pol = load(file);
+    struct ctl_state *st = pol ? compile(pol, false, 0) : NULL;
+    if (!st) {
+        ctl_policy_destroy(pol);
+        return;
+    }
+    const struct ctl_rekey_options opts = { .grace_ms = 1000 };
+    struct ctl_rekey_stats rs = { 0, 0 };
+    const struct ctl_sa *sa0 = &st->sites[0].sas[0];
+    uint64_t soft = sa0->lifetime.soft[CTL_LT_SECONDS];
+    uint64_t hard = sa0->lifetime.hard[CTL_LT_SECONDS];
+    long long int due = (long long int) (hard - soft) / 2 * 1000;
+    for (size_t i = 0; i < st->n_sites; i++) {
+        for (size_t k = 0; k < st->sites[i].n_sas; k++) {
+            st->sites[i].sas[k].adopted = true;
+            st->sites[i].sas[k].installed = true;
+            st->sites[i].sas[k].created = 1;
+        }
+    }
+    check(hard > soft && soft > 0, "two-sites: soft and hard seconds");
+    ctl_rekey_run(st, &opts, 1 + due - 1, &rs, NULL);
+    check(rs.rekeys == 0, "adopted pair not rekeyed %lld ms after adoption",
+          due - 1);
+    ctl_rekey_run(st, &opts, 1 + due, &rs, NULL);
+    check(rs.rekeys == 1, "adopted pair rekeyed %lld ms after adoption "
+          "(hard %"PRIu64" s, soft %"PRIu64" s)", due, hard, soft);
+    size_t retiring, n = count_sas(st, &retiring);
+    check(n == 8 && retiring == 4, "after the rekey: 8 SAs, 4 retiring "
+          "(%zu, %zu)", n, retiring);
+
+    /* The new pair is lost before the old one's grace is over. */
+    check(ctl_rekey_link(st, 0, 2 + due, NULL) == EBUSY,
+          "no rekey while the previous pair is in grace");
+    check(!ctl_rekey_replace_lost(st, 0, 2 + due, NULL),
+          "lost pair replaced during a grace period");
+    n = count_sas(st, &retiring);
+    check(n == 8 && retiring == 4, "after the replacement: 8 SAs, 4 "
+          "retiring (%zu, %zu)", n, retiring);
+    for (size_t i = 0; i < st->n_sites; i++) {
+        for (size_t k = 0; k < st->sites[i].n_sas; k++) {
+            const struct ctl_sa *sa = &st->sites[i].sas[k];
+            check(sa->retiring || (!sa->installed && !sa->adopted),
+                  "the replacement pair is to be installed");
+            check(!sa->retiring || !sa->adopted,
+                  "the adopted pair left the state");
+        }
+    }
+    check(st->links[0].rekeys == 2, "link a-b: 2 rekeys counted (%zu)",
+          st->links[0].rekeys);
+    ctl_state_destroy(st);
+    ctl_policy_destroy(pol);
+}
+
 int
 main(void)
 {
     test_prefixes();
+    test_carry_over();
+    test_adopted_and_lost();
     for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++) {
         struct ctl_policy *pol = load(examples[i]);
         if (!pol) {

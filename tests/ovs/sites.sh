@@ -179,7 +179,9 @@ ping_answered() {
 # start_wan_capture SITE: tcpdump on SITE's end of the WAN veth into
 # $WORK/wan.pcap, its PID in TCPDUMP; returns once it listens.
 start_wan_capture() {
-    in_ns "$1" tcpdump -i wan -U -w "$WORK/wan.pcap" -s 0 \
+    # Not through in_ns: a shell function run with & is a subshell, and $!
+    # would be its PID, not tcpdump's (which would outlive cleanup).
+    ip netns exec "$(ns "$1")" tcpdump -i wan -U -w "$WORK/wan.pcap" -s 0 \
         2>"$WORK/tcpdump.log" &
     TCPDUMP=$!
     PIDS+=("$TCPDUMP")

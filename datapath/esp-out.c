@@ -7,6 +7,7 @@
  * call.
  */
 #include <errno.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include "esp-private.h"
 
@@ -211,8 +212,11 @@ udp6_csum(uint8_t *ip, uint8_t *udp, uint32_t udp_len)
 
 static unsigned int
 encap_chunk(struct esp_sa *sa, struct esp_buf *pkts[],
-            enum esp_verdict verdicts[], unsigned int n, uint64_t now)
+            enum esp_verdict verdicts[], struct esp_inline_md md[],
+            unsigned int n, uint64_t now)
 {
+    const bool inl = sa->inline_crypto;
+    uint8_t rnd_iv[ESP_BURST_MAX][16];
     struct out_layout lo[ESP_BURST_MAX];
     struct esp_crypto_op ops[ESP_BURST_MAX];
     struct esp_crypto_op *opp[ESP_BURST_MAX];
@@ -317,6 +321,17 @@ encap_chunk(struct esp_sa *sa, struct esp_buf *pkts[],
     }
     uint16_t ip_id = atomic_fetch_add_explicit(&sa->ip_id, n_cand,
                                                memory_order_relaxed);
+    if (inl && !sa->aead && !sa->fixed_iv && n_cand
+        && getrandom(rnd_iv, n_cand * sizeof rnd_iv[0], 0)
+           != (ssize_t) (n_cand * sizeof rnd_iv[0])) {
+        /* RFC 4303 section 3.3.2 / RFC 3602 section 2.3: a CBC IV must be
+         * unpredictable; the NIC encrypts with the IV we write. */
+        for (unsigned int c = 0; c < n_cand; c++) {
+            verdicts[idx[c]] = ESP_DROP_CRYPTO;
+        }
+        drops[ESP_DROP_CRYPTO] += n_cand;
+        n_cand = 0;
+    }
 
     /* Pass 3: headers, trailers, crypto. */
     for (unsigned int c = 0; c < n_cand; c++) {
@@ -352,6 +367,33 @@ encap_chunk(struct esp_sa *sa, struct esp_buf *pkts[],
 
         put_be32(esp, sa->spi);
         put_be32(esp + 4, (uint32_t) s);
+
+        if (md) {
+            struct esp_inline_md *m = &md[i];
+
+            m->seq = s;
+            m->spi = sa->spi;
+            m->esp_off = esp - ip;
+            m->data_off = payload - ip;
+            m->data_len = lo[i].payload + lo[i].pad + 2;
+            m->icv_off = m->data_off + m->data_len;
+            m->pad_len = lo[i].pad;
+        }
+        if (inl) {
+            /* Inline crypto (esp.h): the same packet, left in clear for
+             * the NIC, with a zeroed ICV. */
+            if (sa->fixed_iv) {
+                memcpy(iv, sa->iv_base, sa->iv_len);
+                put_be64(iv + sa->iv_len - 8,
+                         get_be64(sa->iv_base + sa->iv_len - 8) + s);
+            } else if (sa->aead) {
+                put_be64(iv, s);
+            } else {
+                memcpy(iv, rnd_iv[c], 16);
+            }
+            memset(trailer + lo[i].pad + 2, 0, ESP_ICV_LEN);
+            goto headers;
+        }
 
         op->ctx = sa->ctx;
         op->data = payload;
@@ -403,6 +445,7 @@ encap_chunk(struct esp_sa *sa, struct esp_buf *pkts[],
         op->status = 0;
         opp[c] = op;
 
+    headers:
         if (sa->udp_encap) {
             uint8_t *udp = ip + lo[i].l3_len;
 
@@ -425,7 +468,7 @@ encap_chunk(struct esp_sa *sa, struct esp_buf *pkts[],
         b->off = new_off;
         b->len = total;
     }
-    if (n_cand) {
+    if (n_cand && !inl) {
         sa->engine->encrypt_burst(opp, n_cand);
     }
 
@@ -434,14 +477,16 @@ encap_chunk(struct esp_sa *sa, struct esp_buf *pkts[],
     for (unsigned int c = 0; c < n_cand; c++) {
         unsigned int i = idx[c];
 
-        if (ops[c].status) {
+        if (!inl && ops[c].status) {
             verdicts[i] = ESP_DROP_CRYPTO;
             drops[ESP_DROP_CRYPTO]++;
             continue;
         }
         uint8_t *ip = pkts[i]->base + pkts[i]->off;
 
-        if (sa->udp_encap && ip[0] >> 4 == 6) {
+        /* Inline crypto: the checksum covers ciphertext the NIC has yet
+         * to write; it stays 0 for the NIC to fill in. */
+        if (sa->udp_encap && !inl && ip[0] >> 4 == 6) {
             udp6_csum(ip, ip + lo[i].l3_len, pkts[i]->len - lo[i].l3_len);
         }
         bytes += lo[i].payload
@@ -454,15 +499,24 @@ encap_chunk(struct esp_sa *sa, struct esp_buf *pkts[],
 }
 
 unsigned int
-esp_encap_burst(struct esp_sa *sa, struct esp_buf *pkts[],
-                enum esp_verdict verdicts[], unsigned int n, uint64_t now)
+esp_encap_burst_ex(struct esp_sa *sa, struct esp_buf *pkts[],
+                   enum esp_verdict verdicts[], struct esp_inline_md md[],
+                   unsigned int n, uint64_t now)
 {
     unsigned int n_ok = 0;
 
     for (unsigned int i = 0; i < n; i += ESP_BURST_MAX) {
         unsigned int chunk = n - i < ESP_BURST_MAX ? n - i : ESP_BURST_MAX;
 
-        n_ok += encap_chunk(sa, pkts + i, verdicts + i, chunk, now);
+        n_ok += encap_chunk(sa, pkts + i, verdicts + i, md ? md + i : NULL,
+                            chunk, now);
     }
     return n_ok;
+}
+
+unsigned int
+esp_encap_burst(struct esp_sa *sa, struct esp_buf *pkts[],
+                enum esp_verdict verdicts[], unsigned int n, uint64_t now)
+{
+    return esp_encap_burst_ex(sa, pkts, verdicts, NULL, n, now);
 }

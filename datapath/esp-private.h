@@ -32,6 +32,7 @@ struct esp_sa {
     bool esn;
     bool udp_encap;
     bool fixed_iv;              /* params.iv given (testing only). */
+    bool inline_crypto;         /* The NIC does the crypto (esp.h). */
     uint8_t iv_len;             /* 8 (AEAD) or 16 (CBC). */
     uint8_t align;              /* Payload alignment: 4 or 16. */
     uint8_t ttl;
@@ -70,6 +71,8 @@ struct esp_sa {
 
     /* SAD membership. */
     struct esp_sa *_Atomic next;
+
+    _Atomic uint64_t offload_sw;        /* esp_sa_stats.offload_sw. */
 };
 
 /* Internal helpers (esp-sa.c). */

@@ -36,6 +36,8 @@ static const char *const verdict_names[ESP_N_VERDICTS] = {
     [ESP_DROP_WRONG_DIR] = "wrong_dir",
     [ESP_DROP_CRYPTO] = "crypto",
     [ESP_DROP_DUMMY] = "dummy",
+    [ESP_DROP_OFFLOAD_AUTH] = "offload_auth",
+    [ESP_DROP_OFFLOAD_MISMATCH] = "offload_mismatch",
 };
 
 const char *
@@ -236,6 +238,7 @@ esp_sa_create(const struct esp_sa_params *p, struct esp_sa **sap,
     sa->aead = si->aead;
     sa->esn = p->esn;
     sa->udp_encap = p->udp_encap;
+    sa->inline_crypto = p->inline_crypto;
     sa->iv_len = si->aead ? 8 : 16;
     sa->align = si->aead ? 4 : 16;
     sa->ttl = p->ttl ? p->ttl : 64;
@@ -348,6 +351,20 @@ esp_sa_get_stats(const struct esp_sa *sa, struct esp_sa_stats *st)
     } else {
         st->seq = __atomic_load_n(&sa->replay.top, __ATOMIC_RELAXED);
     }
+    st->offload_sw = atomic_load_explicit(&sa->offload_sw,
+                                          memory_order_relaxed);
+}
+
+void
+esp_sa_set_inline_crypto(struct esp_sa *sa, bool on)
+{
+    sa->inline_crypto = on;
+}
+
+bool
+esp_sa_inline_crypto(const struct esp_sa *sa)
+{
+    return sa->inline_crypto;
 }
 
 /* Events. */

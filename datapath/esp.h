@@ -108,6 +108,10 @@ enum esp_verdict {
     ESP_DROP_CRYPTO,        /* Engine failure (not an auth failure). */
     ESP_DROP_DUMMY,         /* Next header 59: a dummy packet (RFC 4303
                              * section 2.6), valid but discarded. */
+    ESP_DROP_OFFLOAD_AUTH,  /* Inline crypto: the NIC reported that the
+                             * ICV did not verify (ESP_RX_CRYPTO_FAILED). */
+    ESP_DROP_OFFLOAD_MISMATCH, /* The NIC decrypted a packet whose SA is
+                             * not in inline-crypto mode. */
     ESP_N_VERDICTS
 };
 
@@ -192,6 +196,13 @@ struct esp_sa_params {
     size_t iv_len;
 
     const struct esp_crypto_engine *engine;  /* NULL: the default. */
+
+    /* Inline crypto (rte_security INLINE_CRYPTO): the NIC encrypts and
+     * verifies/decrypts this SA's packets on the wire; see "Inline
+     * crypto" below.  The keys are still required: the engine decrypts
+     * inbound packets the NIC left alone.  May also be set later with
+     * esp_sa_set_inline_crypto(). */
+    bool inline_crypto;
 };
 
 struct esp_sa_stats {
@@ -199,6 +210,8 @@ struct esp_sa_stats {
     uint64_t bytes;             /* Their inner (cleartext) bytes. */
     uint64_t drops[ESP_N_VERDICTS];
     uint64_t seq;               /* Out: last sent.  In: highest seen. */
+    uint64_t offload_sw;        /* Inline-crypto SA, inbound: packets the
+                                 * NIC left encrypted, decrypted here. */
 };
 
 /* A packet in a caller-owned buffer.  The packet (starting at its IP
@@ -248,6 +261,88 @@ unsigned int esp_decap_burst(struct esp_sad *, struct esp_buf *pkts[],
                              enum esp_verdict verdicts[],
                              struct esp_sa *sas[], unsigned int n,
                              uint64_t now);
+
+/* Inline crypto.
+ *
+ * Outbound, an SA with 'inline_crypto' is encapsulated exactly as in
+ * software (outer header, UDP, SPI, the SA's next sequence number, IV,
+ * padding 1, 2, 3, ..., pad length, next header, room for the ICV: RFC
+ * 4303 sections 2 and 3.3) except that nothing is encrypted: the payload
+ * and trailer stay in clear and the 16 ICV bytes are zero.  The IV is the
+ * 64-bit sequence number for the AEAD suites (RFC 4106 section 3.1, as in
+ * software) and random bytes for the CBC suites (or the testing 'iv').
+ * With UDP encapsulation over IPv6 the UDP checksum is left 0: it covers
+ * ciphertext, so the NIC fills it in.  esp_encap_burst_ex() also returns
+ * per packet what the NIC needs, in 'md' (null: not wanted):
+ *
+ *   offsets from the start of the packet (the IP header at base + off):
+ *   esp_off   the ESP header;
+ *   data_off  the first byte to encrypt (after the IV);
+ *   data_len  bytes to encrypt: payload, padding, pad length and next
+ *             header;
+ *   icv_off   where the 16-byte ICV goes (data_off + data_len);
+ *   and the SPI, the full 64-bit sequence number (ESN: the high half is
+ *   authenticated but not sent, RFC 4303 section 2.2.1), the pad length.
+ *
+ * Inbound, the NIC (the software model in offload/sec-model.c is the
+ * reference) either leaves a packet alone, or decrypts it in place and
+ * verifies its ICV.  What it leaves after decrypting (RFC 4303 section 3.4
+ * up to "Packet Decryption"): the packet's length and every header
+ * unchanged (outer IP, UDP, ESP header, IV); the ciphertext replaced by
+ * the plaintext, with the padding, pad length and next header still at
+ * the end; the 16 ICV bytes as received (not read).  The caller passes
+ * the NIC's per-packet result in 'rx_flags' of esp_decap_burst_ex():
+ *
+ *   ESP_RX_CRYPTO_DONE    decrypted, ICV verified (DPDK
+ *                         RTE_MBUF_F_RX_SEC_OFFLOAD): no software crypto;
+ *                         the SA lookup, anti-replay check and window
+ *                         update, lifetimes, padding and next header,
+ *                         selectors and counters all still run here;
+ *   ESP_RX_CRYPTO_FAILED  the NIC's ICV check failed
+ *                         (RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED): dropped as
+ *                         ESP_DROP_OFFLOAD_AUTH, never retried here (the
+ *                         payload may have been overwritten);
+ *   0                     not touched by the NIC: decrypted in software as
+ *                         usual (counted in esp_sa_stats.offload_sw when
+ *                         the SA is an inline-crypto SA).
+ *
+ * A packet flagged ESP_RX_CRYPTO_DONE whose SA (found here by SPI and
+ * destination) is not an inline-crypto SA is dropped as
+ * ESP_DROP_OFFLOAD_MISMATCH.  The flags are trusted: they must come from
+ * the NIC's descriptors, never from the packet. */
+enum esp_rx_flags {
+    ESP_RX_CRYPTO_DONE = 1 << 0,
+    ESP_RX_CRYPTO_FAILED = 1 << 1,
+};
+
+struct esp_inline_md {
+    uint64_t seq;
+    uint32_t spi;
+    uint32_t esp_off;
+    uint32_t data_off;
+    uint32_t data_len;
+    uint32_t icv_off;
+    uint8_t pad_len;
+};
+
+/* esp_encap_burst() with the per-packet inline-crypto metadata: 'md[i]'
+ * is written for each packet with verdict ESP_OK ('md' may be null; for
+ * a software SA it describes what was encrypted). */
+unsigned int esp_encap_burst_ex(struct esp_sa *, struct esp_buf *pkts[],
+                                enum esp_verdict verdicts[],
+                                struct esp_inline_md md[], unsigned int n,
+                                uint64_t now);
+/* esp_decap_burst() with the NIC's per-packet ESP_RX_* bits in
+ * 'rx_flags' (null: none).  esp_decap_burst() is this with null. */
+unsigned int esp_decap_burst_ex(struct esp_sad *, struct esp_buf *pkts[],
+                                const uint8_t rx_flags[],
+                                enum esp_verdict verdicts[],
+                                struct esp_sa *sas[], unsigned int n,
+                                uint64_t now);
+/* Switches an SA to or from inline crypto, e.g. once an offload provider
+ * took it.  Control plane, before any burst uses the SA. */
+void esp_sa_set_inline_crypto(struct esp_sa *, bool);
+bool esp_sa_inline_crypto(const struct esp_sa *);
 
 /* Names. */
 const char *esp_verdict_name(enum esp_verdict);

@@ -15,6 +15,7 @@
 
 #include <rte_cryptodev.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_security.h>
 
@@ -775,6 +776,33 @@ ipsec_offload_dpdk_sa_session(const struct ipsec_offload_sa *osa,
         *ol_flagsp = ds->ol_flags;
     }
     return 0;
+}
+
+int
+ipsec_offload_dpdk_tx_prepare(struct rte_security_ctx *ctx, void *sess,
+                              uint32_t ol_flags, void *m_, uint64_t seq)
+{
+    struct rte_mbuf *m = m_;
+
+    m->ol_flags |= RTE_MBUF_F_TX_SEC_OFFLOAD;
+    if (ol_flags & RTE_SECURITY_TX_OLOAD_NEED_MDATA) {
+        /* The parameter is only read during the call. */
+        return rte_security_set_pkt_metadata(ctx, sess, m, &seq);
+    }
+    return 0;
+}
+
+uint8_t
+ipsec_offload_dpdk_rx_flags(uint64_t ol_flags)
+{
+    uint8_t flags = 0;
+
+    if (ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) {
+        flags |= ESP_RX_CRYPTO_FAILED;
+    } else if (ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD) {
+        flags |= ESP_RX_CRYPTO_DONE;
+    }
+    return flags;
 }
 
 int

@@ -60,6 +60,21 @@ int ipsec_offload_dpdk_sa_session(const struct ipsec_offload_sa *osa,
                                   struct rte_security_ctx **ctxp,
                                   void **sessp, uint32_t *ol_flagsp);
 
+/* Per packet, TX, for an SA taken by dpdk-inline-crypto (the datapath
+ * encapsulated it in inline mode, esp.h): sets RTE_MBUF_F_TX_SEC_OFFLOAD
+ * and, if 'ol_flags' (from ipsec_offload_dpdk_sa_session()) has
+ * RTE_SECURITY_TX_OLOAD_NEED_MDATA, calls rte_security_set_pkt_metadata()
+ * with a pointer to the packet's 64-bit sequence number
+ * (esp_inline_md.seq) as the device parameter.  'm' (a struct rte_mbuf)
+ * must hold the frame as it will be sent.  Returns 0 or the negative
+ * result of rte_security_set_pkt_metadata(). */
+int ipsec_offload_dpdk_tx_prepare(struct rte_security_ctx *ctx, void *sess,
+                                  uint32_t ol_flags, void *m, uint64_t seq);
+
+/* Per packet, RX: the ESP_RX_* bits (esp.h) for esp_decap_burst_ex()
+ * from an mbuf's 'ol_flags' (RTE_MBUF_F_RX_SEC_OFFLOAD[_FAILED]). */
+uint8_t ipsec_offload_dpdk_rx_flags(uint64_t mbuf_ol_flags);
+
 /* The RTE_ETH_EVENT_IPSEC handler, an rte_eth_dev_cb_fn: maps the event
  * subtype to ESP_EV_* bits on the SA whose session userdata is in the
  * event's metadata; ipsec_offload_sa_take_events() returns them.  The

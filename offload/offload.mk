@@ -17,13 +17,14 @@ OFFLOAD_DPDK_SRCS := offload/ipsec-offload-dpdk.c \
 	offload/crypto-cryptodev.c offload/ipsec-offload-cryptodev.c
 OFFLOAD_MODEL_SRCS := offload/sec-model.c
 OFFLOAD_TEST_NAMES := test-offload-select test-offload-model \
-	test-offload-cryptodev
+	test-offload-cryptodev test-offload-inline
 
 # rte_security_set_pkt_metadata() and the dynfield helpers are still
 # marked experimental in DPDK 22.11.
 OFFLOAD_DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk) \
 	-DALLOW_EXPERIMENTAL_API
-OFFLOAD_DPDK_LIBS := $(shell pkg-config --libs libdpdk)
+# net_ring: rte_eth_from_rings() for the inline test's ports.
+OFFLOAD_DPDK_LIBS := $(shell pkg-config --libs libdpdk) -lrte_net_ring
 # The tests create crypto_aesni_mb0 / crypto_openssl0 vdevs: link the PMD
 # plugins so that their drivers register at start-up (pkg-config does not
 # list them, and --as-needed would drop them).

@@ -7,10 +7,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <rte_cryptodev.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_security.h>
 #include <rte_security_driver.h>
@@ -22,6 +28,23 @@ enum {
     MAX_CRYPTO_CAPS = 5 + 1,
     MAX_ATTACH = 16,
     KEY_MAX = 32,
+    MAX_PORTS = 4,              /* Ports with RX/TX callbacks. */
+    MAX_QUEUES = 4,             /* Per port. */
+    ICV_LEN = 16,
+    SCRATCH = 65536 + 64,
+};
+
+/* What set_pkt_metadata() leaves in the mbuf (the model's dynfield). */
+struct model_md {
+    void *sess;
+    uint64_t seq;               /* Full sequence number, if 'has_seq'. */
+    bool has_seq;
+};
+
+struct model_port {
+    uint16_t port_id;
+    uint16_t n_rx, n_tx;
+    const struct rte_eth_rxtx_callback *rx[MAX_QUEUES], *tx[MAX_QUEUES];
 };
 
 struct secmodel {
@@ -31,6 +54,9 @@ struct secmodel {
     struct rte_cryptodev_capabilities crypto_caps[MAX_CRYPTO_CAPS];
     struct rte_security_session **table;        /* sa_table_size slots. */
     struct secmodel_counters c;
+    struct model_port ports[MAX_PORTS];
+    unsigned int n_ports;
+    uint8_t *scratch;           /* SCRATCH bytes for RX decryption. */
 };
 
 /* What the model keeps per session: its SA table entry.  The keys are
@@ -46,6 +72,11 @@ struct model_sess {
     uint8_t key[KEY_MAX];
     uint8_t auth_key[KEY_MAX];
     bool esn, udp_encap;
+    bool tunnel;
+    uint8_t dst_family;         /* Ingress tunnel: AF_INET(6), else 0. */
+    uint8_t dst[16];
+    uint64_t top;               /* Ingress: highest sequence number that
+                                 * verified, for the ESN high bits. */
     uint64_t userdata;
     struct rte_security_ipsec_stats stats;
 };
@@ -204,6 +235,17 @@ model_session_create(void *device, struct rte_security_session_conf *conf,
     }
     ms->esn = x->options.esn;
     ms->udp_encap = x->options.udp_encap;
+    ms->tunnel = x->mode == RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
+    if (ms->tunnel && !egress) {
+        if (x->tunnel.type == RTE_SECURITY_IPSEC_TUNNEL_IPV4) {
+            ms->dst_family = AF_INET;
+            memcpy(ms->dst, &x->tunnel.ipv4.dst_ip, 4);
+        } else {
+            ms->dst_family = AF_INET6;
+            memcpy(ms->dst, &x->tunnel.ipv6.dst_addr, 16);
+        }
+    }
+    ms->top = x->esn.value;
     ms->userdata = (uintptr_t) conf->userdata;
     m->table[slot] = sess;
     m->c.live++;
@@ -249,8 +291,14 @@ model_set_pkt_metadata(void *device, struct rte_security_session *sess,
                        struct rte_mbuf *mb, void *params)
 {
     struct secmodel *m = device;
+    struct model_md *md = RTE_MBUF_DYNFIELD(mb, dynfield_offset,
+                                            struct model_md *);
 
-    *RTE_MBUF_DYNFIELD(mb, dynfield_offset, void **) = sess;
+    /* 'params', like iavf's: null or the packet's full 64-bit sequence
+     * number (the ESN high half is not on the wire). */
+    md->sess = sess;
+    md->has_seq = params != NULL;
+    md->seq = params ? *(const uint64_t *) params : 0;
     m->c.metadata_set++;
     return 0;
 }
@@ -387,9 +435,9 @@ struct secmodel *
 secmodel_create(const struct secmodel_config *cfg)
 {
     static const struct rte_mbuf_dynfield field = {
-        .name = "secmodel_session",
-        .size = sizeof(void *),
-        .align = __alignof__(void *),
+        .name = "secmodel_metadata",
+        .size = sizeof(struct model_md),
+        .align = __alignof__(struct model_md),
     };
     struct secmodel *m;
 
@@ -406,7 +454,10 @@ secmodel_create(const struct secmodel_config *cfg)
     m->cfg = *cfg;
     m->table = calloc(cfg->sa_table_size ? cfg->sa_table_size : 1,
                       sizeof *m->table);
-    if (!m->table) {
+    m->scratch = malloc(SCRATCH);
+    if (!m->table || !m->scratch) {
+        free(m->table);
+        free(m->scratch);
         free(m);
         return NULL;
     }
@@ -427,6 +478,9 @@ secmodel_destroy(struct secmodel *m)
         return 0;
     }
     live = m->c.live;
+    while (m->n_ports) {
+        secmodel_port_detach(m, m->ports[0].port_id);
+    }
     for (unsigned int i = 0; i < n_attached; i++) {
         if (attached[i].model == m) {
             attached[i] = attached[--n_attached];
@@ -434,6 +488,7 @@ secmodel_destroy(struct secmodel *m)
         }
     }
     free(m->table);
+    free(m->scratch);
     free(m);
     return live;
 }
@@ -493,7 +548,8 @@ secmodel_mbuf_session(const struct rte_mbuf *m)
     if (dynfield_offset < 0) {
         return NULL;
     }
-    return *RTE_MBUF_DYNFIELD(m, dynfield_offset, void *const *);
+    return RTE_MBUF_DYNFIELD(m, dynfield_offset,
+                             const struct model_md *)->sess;
 }
 
 int
@@ -524,5 +580,517 @@ secmodel_account(void *sess, bool egress, uint64_t packets, uint64_t bytes,
         ms->stats.ipackets += packets;
         ms->stats.ibytes += bytes;
         ms->stats.ierrors += errors;
+    }
+}
+
+/* --- The NIC's crypto: ethdev RX/TX callbacks ------------------------- */
+
+/* Where ESP sits in an Ethernet frame. */
+struct model_pkt {
+    uint8_t *ip;
+    uint8_t *esp;
+    uint8_t *end;               /* End of the IP packet (the ICV's end). */
+    uint8_t family;
+    const uint8_t *dst;         /* Outer destination address. */
+    bool udp;
+};
+
+/* Finds ESP in the frame in 'mb': Ethernet, then IPv4 (no fragment) or
+ * IPv6 without extension headers, then ESP or UDP 4500 + non-zero SPI.
+ * A NIC's parser does about as much. */
+static bool
+parse_esp(struct rte_mbuf *mb, struct model_pkt *p)
+{
+    uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *);
+    uint32_t len = rte_pktmbuf_data_len(mb), l3, tot;
+    uint16_t ethertype;
+    uint8_t proto;
+
+    if (!rte_pktmbuf_is_contiguous(mb) || len < 14 + 20) {
+        return false;
+    }
+    ethertype = f[12] << 8 | f[13];
+    p->ip = f + 14;
+    len -= 14;
+    if (ethertype == 0x0800 && p->ip[0] >> 4 == 4) {
+        l3 = (p->ip[0] & 0xf) * 4;
+        tot = p->ip[2] << 8 | p->ip[3];
+        if (l3 < 20 || tot < l3 || tot > len
+            || ((p->ip[6] << 8 | p->ip[7]) & 0x3fff)) {
+            return false;
+        }
+        proto = p->ip[9];
+        p->family = AF_INET;
+        p->dst = p->ip + 16;
+    } else if (ethertype == 0x86dd && p->ip[0] >> 4 == 6 && len >= 40) {
+        l3 = 40;
+        tot = 40 + (p->ip[4] << 8 | p->ip[5]);
+        if (tot > len) {
+            return false;
+        }
+        proto = p->ip[6];
+        p->family = AF_INET6;
+        p->dst = p->ip + 24;
+    } else {
+        return false;
+    }
+    p->udp = proto == IPPROTO_UDP;
+    if (p->udp) {
+        const uint8_t *u = p->ip + l3;
+
+        if (tot < l3 + 8 + 8 || (u[2] << 8 | u[3]) != 4500
+            || !(u[8] | u[9] | u[10] | u[11])) {
+            return false;
+        }
+        l3 += 8;
+    } else if (proto != 50) {
+        return false;
+    }
+    p->esp = p->ip + l3;
+    p->end = p->ip + tot;
+    return p->end - p->esp >= 8 + 8 + ICV_LEN;
+}
+
+static bool
+is_aead(uint32_t alg)
+{
+    return alg & (SECMODEL_AES_GCM_128 | SECMODEL_AES_GCM_256
+                  | SECMODEL_CHACHA20_POLY1305);
+}
+
+static const EVP_CIPHER *
+evp_cipher(uint32_t alg)
+{
+    switch (alg) {
+    case SECMODEL_AES_GCM_128:
+        return EVP_aes_128_gcm();
+    case SECMODEL_AES_GCM_256:
+        return EVP_aes_256_gcm();
+    case SECMODEL_CHACHA20_POLY1305:
+        return EVP_chacha20_poly1305();
+    case SECMODEL_AES_CBC_128_HMAC_SHA256:
+        return EVP_aes_128_cbc();
+    case SECMODEL_AES_CBC_256_HMAC_SHA256:
+        return EVP_aes_256_cbc();
+    default:
+        return NULL;
+    }
+}
+
+static void
+wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+/* RFC 4106 section 5 / RFC 7634 section 2.1: SPI || [seq hi] || seq lo. */
+static int
+make_aad(uint8_t aad[12], const uint8_t *esp, uint64_t seq, bool esn)
+{
+    memcpy(aad, esp, 4);
+    if (!esn) {
+        memcpy(aad + 4, esp + 4, 4);
+        return 8;
+    }
+    wr32(aad + 4, seq >> 32);
+    wr32(aad + 8, seq);
+    return 12;
+}
+
+/* AEAD: encrypt or decrypt 'in' to 'out' (may be equal); the tag is
+ * written (encrypt) or checked (decrypt).  Returns 0, or -1 on a bad tag
+ * or an OpenSSL failure. */
+static int
+aead(const struct model_sess *ms, bool enc, const uint8_t *esp,
+     uint64_t seq, const uint8_t *in, uint8_t *out, int len, uint8_t *tag)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    uint8_t nonce[12], aad[12];
+    int n, aad_len = make_aad(aad, esp, seq, ms->esn), ok;
+
+    memcpy(nonce, &ms->salt, 4);        /* Wire order (the provider). */
+    memcpy(nonce + 4, esp + 8, 8);
+    ok = (c
+          && EVP_CipherInit_ex(c, evp_cipher(ms->alg), NULL, NULL, NULL,
+                               enc)
+          && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL)
+          && EVP_CipherInit_ex(c, NULL, NULL, ms->key, nonce, enc)
+          && (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, ICV_LEN,
+                                         tag))
+          && EVP_CipherUpdate(c, NULL, &n, aad, aad_len)
+          && (len == 0 || EVP_CipherUpdate(c, out, &n, in, len))
+          && EVP_CipherFinal_ex(c, out + len, &n)
+          && (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, ICV_LEN,
+                                          tag)));
+    EVP_CIPHER_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+/* AES-CBC without padding, in place. */
+static int
+cbc(const struct model_sess *ms, bool enc, const uint8_t *iv, uint8_t *data,
+    int len)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n, ok;
+
+    ok = (c
+          && EVP_CipherInit_ex(c, evp_cipher(ms->alg), NULL, ms->key, iv,
+                               enc)
+          && EVP_CIPHER_CTX_set_padding(c, 0)
+          && (len == 0 || EVP_CipherUpdate(c, data, &n, data, len))
+          && EVP_CipherFinal_ex(c, data + len, &n));
+    EVP_CIPHER_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+/* HMAC-SHA-256-128 (RFC 4868) over ESP header .. ciphertext end, and the
+ * ESN high bits (RFC 4303 section 3.3.2.1), which are not on the wire. */
+static int
+hmac(const struct model_sess *ms, uint8_t *scratch, const uint8_t *esp,
+     const uint8_t *end, uint64_t seq, uint8_t icv[ICV_LEN])
+{
+    size_t len = end - esp;
+    uint8_t md[32];
+    unsigned int md_len = 0;
+
+    memcpy(scratch, esp, len);
+    if (ms->esn) {
+        wr32(scratch + len, seq >> 32);
+        len += 4;
+    }
+    if (!HMAC(EVP_sha256(), ms->auth_key, 32, scratch, len, md, &md_len)) {
+        return -1;
+    }
+    memcpy(icv, md, ICV_LEN);
+    explicit_bzero(md, sizeof md);
+    return 0;
+}
+
+/* UDP checksum over IPv6: it covers the ciphertext, so the NIC fills it
+ * in (esp.h, inline crypto). */
+static void
+udp6_csum(uint8_t *ip, uint8_t *end)
+{
+    uint8_t *u = ip + 40;
+    uint32_t len = end - u, sum = IPPROTO_UDP + len;
+    uint16_t c;
+
+    u[6] = u[7] = 0;
+    for (int i = 8; i < 40; i += 2) {
+        sum += ip[i] << 8 | ip[i + 1];
+    }
+    for (uint32_t i = 0; i + 1 < len; i += 2) {
+        sum += u[i] << 8 | u[i + 1];
+    }
+    if (len & 1) {
+        sum += u[len - 1] << 8;
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    c = ~sum;
+    c = c ? c : 0xffff;
+    u[6] = c >> 8;
+    u[7] = c;
+}
+
+/* The live session 'sess' of model 'm', or null. */
+static struct model_sess *
+live_sess(struct secmodel *m, void *sess)
+{
+    struct model_sess *ms;
+
+    if (!sess) {
+        return NULL;
+    }
+    ms = SECURITY_GET_SESS_PRIV(sess);
+    if (ms->model != m || ms->slot >= m->cfg.sa_table_size
+        || m->table[ms->slot] != sess) {
+        return NULL;
+    }
+    return ms;
+}
+
+/* Encrypts one packet the datapath built (esp.h, inline crypto).  Returns
+ * 0 or -1 (nothing the NIC can use). */
+static int
+tx_one(struct secmodel *m, struct rte_mbuf *mb, struct model_sess **msp)
+{
+    const struct model_md *md = RTE_MBUF_DYNFIELD(mb, dynfield_offset,
+                                                  const struct model_md *);
+    struct model_sess *ms = live_sess(m, md->sess);
+    struct model_pkt p;
+    uint8_t *data, *icv;
+    uint64_t seq;
+    int iv_len, len;
+
+    *msp = ms;
+    if (!ms || ms->dir != RTE_SECURITY_IPSEC_SA_DIR_EGRESS
+        || ms->action != RTE_SECURITY_ACTION_TYPE_INLINE_CRYPTO
+        || !parse_esp(mb, &p) || rd32(p.esp) != ms->spi
+        || p.udp != ms->udp_encap) {
+        return -1;
+    }
+    seq = rd32(p.esp + 4);
+    if (md->has_seq) {
+        if ((uint32_t) md->seq != seq) {
+            return -1;
+        }
+        seq = md->seq;
+    } else if (ms->esn) {
+        return -1;              /* The high half is not in the packet. */
+    }
+    iv_len = is_aead(ms->alg) ? 8 : 16;
+    data = p.esp + 8 + iv_len;
+    icv = p.end - ICV_LEN;
+    len = icv - data;
+    if (len < 0 || (!is_aead(ms->alg) && len % 16)) {
+        return -1;
+    }
+    if (is_aead(ms->alg)) {
+        if (aead(ms, true, p.esp, seq, data, data, len, icv)) {
+            return -1;
+        }
+    } else if (cbc(ms, true, p.esp + 8, data, len)
+               || hmac(ms, m->scratch, p.esp, icv, seq, icv)) {
+        return -1;
+    }
+    if (p.udp && p.family == AF_INET6) {
+        udp6_csum(p.ip, p.end);
+    }
+    return 0;
+}
+
+static uint16_t
+tx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
+            uint16_t n, void *m_)
+{
+    struct secmodel *m = m_;
+
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *mb = pkts[i];
+        struct model_sess *ms;
+
+        if (!(mb->ol_flags & RTE_MBUF_F_TX_SEC_OFFLOAD)) {
+            continue;
+        }
+        if (!tx_one(m, mb, &ms)) {
+            m->c.tx_encrypted++;
+            ms->stats.opackets++;
+            ms->stats.obytes += rte_pktmbuf_pkt_len(mb);
+        } else {
+            /* A real NIC would send garbage; the model never puts the
+             * cleartext the datapath left for it on the wire. */
+            uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *);
+            uint32_t len = rte_pktmbuf_data_len(mb);
+
+            if (len > 14 + 20) {
+                memset(f + 14 + 20, 0, len - 14 - 20);
+            }
+            m->c.tx_errors++;
+            if (ms) {
+                ms->stats.oerrors++;
+            }
+        }
+        /* On the wire the packet has no offload request any more. */
+        mb->ol_flags &= ~RTE_MBUF_F_TX_SEC_OFFLOAD;
+        memset(RTE_MBUF_DYNFIELD(mb, dynfield_offset, struct model_md *), 0,
+               sizeof(struct model_md));
+    }
+    return n;
+}
+
+/* The ingress inline-crypto session for 'p', standing in for the rte_flow
+ * ESP rule (SPI, and the destination for a tunnel SA). */
+static struct model_sess *
+rx_session(struct secmodel *m, const struct model_pkt *p)
+{
+    uint32_t spi = rd32(p->esp);
+
+    for (unsigned int i = 0; i < m->cfg.sa_table_size; i++) {
+        struct model_sess *ms;
+
+        if (!m->table[i]) {
+            continue;
+        }
+        ms = SECURITY_GET_SESS_PRIV(m->table[i]);
+        if (ms->spi == spi
+            && ms->dir == RTE_SECURITY_IPSEC_SA_DIR_INGRESS
+            && ms->action == RTE_SECURITY_ACTION_TYPE_INLINE_CRYPTO
+            && ms->udp_encap == p->udp
+            && (!ms->dst_family
+                || (ms->dst_family == p->family
+                    && !memcmp(ms->dst, p->dst,
+                               p->family == AF_INET ? 4 : 16)))) {
+            return ms;
+        }
+    }
+    return NULL;
+}
+
+/* RFC 4303 appendix A2.2, with the model's own highest verified number:
+ * the 64-bit sequence number nearest to it with these low 32 bits. */
+static uint64_t
+infer_seq(uint64_t top, uint32_t lo)
+{
+    uint64_t hi = top >> 32, best = hi << 32 | lo;
+
+    if (lo > (uint32_t) top && hi && lo - (uint32_t) top > UINT32_MAX / 2) {
+        best = (hi - 1) << 32 | lo;
+    } else if (lo < (uint32_t) top && (uint32_t) top - lo > UINT32_MAX / 2
+               && hi < UINT32_MAX) {
+        best = (hi + 1) << 32 | lo;
+    }
+    return best;
+}
+
+/* Verifies and decrypts one packet in place.  Returns 0, or -1 if the
+ * ICV did not verify (the packet is left as received). */
+static int
+rx_one(struct secmodel *m, struct model_sess *ms, const struct model_pkt *p)
+{
+    int iv_len = is_aead(ms->alg) ? 8 : 16;
+    uint8_t *data = p->esp + 8 + iv_len, *icv = p->end - ICV_LEN;
+    int len = icv - data;
+    uint64_t seq = rd32(p->esp + 4);
+
+    if (len < 0 || (!is_aead(ms->alg) && len % 16) || len > SCRATCH - 64) {
+        return -1;
+    }
+    if (ms->esn) {
+        seq = infer_seq(ms->top, seq);
+    }
+    if (is_aead(ms->alg)) {
+        /* Into scratch first: OpenSSL writes plaintext before it checks
+         * the tag. */
+        if (aead(ms, false, p->esp, seq, data, m->scratch, len, icv)) {
+            return -1;
+        }
+        memcpy(data, m->scratch, len);
+    } else {
+        uint8_t want[ICV_LEN];
+
+        if (hmac(ms, m->scratch, p->esp, icv, seq, want)
+            || CRYPTO_memcmp(want, icv, ICV_LEN)
+            || cbc(ms, false, p->esp + 8, data, len)) {
+            return -1;
+        }
+    }
+    if (seq > ms->top) {
+        ms->top = seq;
+    }
+    return 0;
+}
+
+static uint16_t
+rx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
+            uint16_t n, uint16_t max_pkts, void *m_)
+{
+    struct secmodel *m = m_;
+
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *mb = pkts[i];
+        struct model_sess *ms;
+        struct model_pkt p;
+
+        mb->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD
+                          | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
+        if (!parse_esp(mb, &p)) {
+            continue;
+        }
+        ms = rx_session(m, &p);
+        if (!ms) {
+            m->c.rx_no_session++;
+            continue;
+        }
+        if (!rx_one(m, ms, &p)) {
+            mb->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD;
+            m->c.rx_decrypted++;
+            ms->stats.ipackets++;
+            ms->stats.ibytes += rte_pktmbuf_pkt_len(mb);
+        } else {
+            mb->ol_flags |= (RTE_MBUF_F_RX_SEC_OFFLOAD
+                             | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
+            m->c.rx_failed++;
+            ms->stats.ierrors++;
+        }
+    }
+    return n;
+}
+
+int
+secmodel_port_attach(struct secmodel *m, uint16_t port_id)
+{
+    struct rte_eth_dev_info info;
+    struct model_port *mp;
+
+    if (m->n_ports >= MAX_PORTS) {
+        return ENOSPC;
+    }
+    if (rte_eth_dev_info_get(port_id, &info)) {
+        return ENODEV;
+    }
+    mp = &m->ports[m->n_ports];
+    memset(mp, 0, sizeof *mp);
+    mp->port_id = port_id;
+    mp->n_rx = RTE_MIN(info.nb_rx_queues, (uint16_t) MAX_QUEUES);
+    mp->n_tx = RTE_MIN(info.nb_tx_queues, (uint16_t) MAX_QUEUES);
+    for (uint16_t q = 0; q < mp->n_rx; q++) {
+        mp->rx[q] = rte_eth_add_rx_callback(port_id, q, rx_callback, m);
+    }
+    for (uint16_t q = 0; q < mp->n_tx; q++) {
+        mp->tx[q] = rte_eth_add_tx_callback(port_id, q, tx_callback, m);
+    }
+    m->n_ports++;
+    for (uint16_t q = 0; q < mp->n_rx; q++) {
+        if (!mp->rx[q]) {
+            secmodel_port_detach(m, port_id);
+            return EINVAL;
+        }
+    }
+    for (uint16_t q = 0; q < mp->n_tx; q++) {
+        if (!mp->tx[q]) {
+            secmodel_port_detach(m, port_id);
+            return EINVAL;
+        }
+    }
+    return 0;
+}
+
+void
+secmodel_port_detach(struct secmodel *m, uint16_t port_id)
+{
+    for (unsigned int i = 0; i < m->n_ports; i++) {
+        struct model_port *mp = &m->ports[i];
+
+        if (mp->port_id != port_id) {
+            continue;
+        }
+        /* Single-threaded callers (the tests): nothing can still be in a
+         * callback, so the memory goes back at once. */
+        for (uint16_t q = 0; q < mp->n_rx; q++) {
+            if (mp->rx[q]
+                && !rte_eth_remove_rx_callback(port_id, q, mp->rx[q])) {
+                rte_free((void *) mp->rx[q]);
+            }
+        }
+        for (uint16_t q = 0; q < mp->n_tx; q++) {
+            if (mp->tx[q]
+                && !rte_eth_remove_tx_callback(port_id, q, mp->tx[q])) {
+                rte_free((void *) mp->tx[q]);
+            }
+        }
+        m->ports[i] = m->ports[--m->n_ports];
+        return;
     }
 }

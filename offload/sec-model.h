@@ -14,9 +14,36 @@
  * independently of the provider's matching, so a provider that asked for
  * something not advertised fails here, visibly (counter 'rejected').
  *
- * Not yet: the crypto itself (ethdev RX/TX callbacks that encrypt and
- * decrypt with OpenSSL, independent of the datapath engine).  See
- * docs/offload.md.
+ * secmodel_port_attach() adds the NIC's crypto to an ethdev port (a
+ * net_ring vdev in the tests) as RX/TX callbacks, with OpenSSL EVP,
+ * independently of the datapath's engine:
+ *
+ *   TX: an mbuf with RTE_MBUF_F_TX_SEC_OFFLOAD and a live egress
+ *   inline-crypto session in its metadata (set_pkt_metadata(); 'params'
+ *   null or a pointer to the packet's uint64_t sequence number, required
+ *   with ESN) must hold an Ethernet frame with the ESP packet the datapath
+ *   built in inline mode (esp.h): the model checks the SPI (and the low
+ *   sequence bits against the metadata), encrypts from after the IV to
+ *   the ICV, writes the ICV into the last 16 bytes of the IP packet and,
+ *   for UDP over IPv6, the UDP checksum.  A packet it cannot process has
+ *   everything after the first 20 IP bytes zeroed (never cleartext on the
+ *   wire) and counts as a TX error.  The offload flag and the metadata are
+ *   cleared.
+ *
+ *   RX: an ESP frame (IPv4, or IPv6 without extension headers; raw or in
+ *   UDP 4500) whose SPI, and destination for a tunnel SA, match a live
+ *   ingress inline-crypto session (this stands in for the rte_flow ESP
+ *   rule a real NIC needs) is verified and decrypted in place and flagged
+ *   RTE_MBUF_F_RX_SEC_OFFLOAD: headers, IV, length and the received ICV
+ *   unchanged, the plaintext payload and trailer where the ciphertext was.
+ *   A bad ICV leaves the packet as received and sets
+ *   RTE_MBUF_F_RX_SEC_OFFLOAD | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED.  With
+ *   ESN the high bits are inferred from the highest number the session
+ *   verified.  The model keeps no replay window: that is the datapath's
+ *   job with inline crypto.
+ *
+ * One thread per model: the callbacks share a scratch buffer and the
+ * counters are plain integers.
  */
 #ifndef SEC_MODEL_H
 #define SEC_MODEL_H 1
@@ -68,6 +95,11 @@ struct secmodel_counters {
                                  * or malformed (a provider bug). */
     uint64_t failed;            /* session_create failed: 'fail_create'. */
     uint64_t metadata_set;      /* set_pkt_metadata calls. */
+    uint64_t tx_encrypted;      /* TX: packets encrypted. */
+    uint64_t tx_errors;         /* TX: offload requested, not possible. */
+    uint64_t rx_decrypted;      /* RX: verified and decrypted. */
+    uint64_t rx_failed;         /* RX: ICV did not verify. */
+    uint64_t rx_no_session;     /* RX: ESP without a session (left). */
 };
 
 /* A model with 'cfg' (copied).  Needs the EAL (the mbuf dynamic field).
@@ -88,6 +120,13 @@ void secmodel_get_counters(const struct secmodel *,
 int secmodel_attach(struct secmodel *, uint16_t port_id);
 void secmodel_detach_all(void);
 
+/* Adds the model's RX and TX callbacks to every configured queue (up to
+ * 4) of ethdev 'port_id' (configured, queues set up).  Returns 0, ENOSPC
+ * (4 ports already), ENODEV or EINVAL.  secmodel_port_detach() removes
+ * them; so does secmodel_destroy(). */
+int secmodel_port_attach(struct secmodel *, uint16_t port_id);
+void secmodel_port_detach(struct secmodel *, uint16_t port_id);
+
 /* The session set_pkt_metadata() stored in 'm', or null. */
 void *secmodel_mbuf_session(const struct rte_mbuf *m);
 
@@ -98,7 +137,7 @@ void *secmodel_mbuf_session(const struct rte_mbuf *m);
 int secmodel_raise_event(struct secmodel *, uint16_t port_id, void *sess,
                          int subtype);
 
-/* Adds to a session's counters (what the RX/TX callbacks will do). */
+/* Adds to a session's counters, as the RX/TX callbacks do. */
 void secmodel_account(void *sess, bool egress, uint64_t packets,
                       uint64_t bytes, uint64_t errors);
 

@@ -351,6 +351,29 @@ test_sw_stats(void)
     esp_sa_destroy(sa);
 }
 
+/* The mbuf RX flags the datapath hands to esp_decap_burst_ex(). */
+static void
+test_rx_flags(void)
+{
+    static const struct {
+        uint64_t ol_flags;
+        uint8_t want;
+    } cases[] = {
+        { 0, 0 },
+        { RTE_MBUF_F_RX_SEC_OFFLOAD, ESP_RX_CRYPTO_DONE },
+        { RTE_MBUF_F_RX_SEC_OFFLOAD | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED,
+          ESP_RX_CRYPTO_FAILED },
+        { RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED, ESP_RX_CRYPTO_FAILED },
+        { RTE_MBUF_F_RX_L4_CKSUM_GOOD | RTE_MBUF_F_TX_SEC_OFFLOAD, 0 },
+    };
+
+    test_case = "rx flags";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_EQ(ipsec_offload_dpdk_rx_flags(cases[i].ol_flags),
+                 cases[i].want);
+    }
+}
+
 int
 main(void)
 {
@@ -362,6 +385,7 @@ main(void)
     test_pool_exhausted();
     test_datapath_hooks();
     test_sw_stats();
+    test_rx_flags();
     offload_test_eal_fini();
     return test_summary("test-offload-model");
 }

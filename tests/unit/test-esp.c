@@ -1094,6 +1094,418 @@ test_mixed_burst(void)
     esp_sad_destroy(sad);
 }
 
+/* 13. Inline crypto (esp.h): what the NIC gets, and what it hands back. */
+
+static void
+wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+static const uint8_t test_iv[16] = {
+    0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87,
+    0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f,
+};
+
+static struct esp_sa *
+make_out_sa(const struct sa_cfg *c, bool inl, bool fixed_iv)
+{
+    struct esp_sa_params p;
+    struct esp_sa *sa;
+    char err[128];
+
+    fill_params(&p, c, ESP_DIR_OUT);
+    p.inline_crypto = inl;
+    if (fixed_iv) {
+        p.iv = test_iv;
+        p.iv_len = esp_suite_auth_key_len(c->suite) ? 16 : 8;
+    }
+    if (esp_sa_create(&p, &sa, err, sizeof err)) {
+        printf("esp_sa_create: %s\n", err);
+        return NULL;
+    }
+    return sa;
+}
+
+/* What the NIC does on TX, done here with the engine from the metadata
+ * alone: encrypt data_off..+data_len, ICV at icv_off, UDP checksum over
+ * IPv6. */
+static int
+nic_encrypt(const struct esp_crypto_engine *eng, enum esp_suite suite,
+            bool esn, uint8_t *ip, uint32_t len,
+            const struct esp_inline_md *md)
+{
+    size_t klen = esp_suite_key_len(suite);
+    bool aead = !esp_suite_auth_key_len(suite);
+    struct esp_crypto_op op, *opp = &op;
+    uint8_t *esp = ip + md->esp_off, aad[12];
+    void *ctx;
+    int error;
+
+    error = eng->ctx_create(suite, key_material, aead ? klen - 4 : klen,
+                            aead ? NULL : auth_key, aead ? 0 : 32, &ctx);
+    if (error) {
+        return error;
+    }
+    memset(&op, 0, sizeof op);
+    op.ctx = ctx;
+    op.data = ip + md->data_off;
+    op.data_len = md->data_len;
+    op.icv = ip + md->icv_off;
+    if (aead) {
+        memcpy(op.nonce, key_material + klen - 4, 4);
+        memcpy(op.nonce + 4, esp + 8, 8);
+        wr32(aad, md->spi);
+        if (esn) {
+            wr32(aad + 4, md->seq >> 32);
+        }
+        wr32(aad + (esn ? 8 : 4), md->seq);
+        op.aad = aad;
+        op.aad_len = esn ? 12 : 8;
+    } else {
+        memcpy(op.iv, esp + 8, 16);
+        op.auth = esp;
+        op.auth_len = 8 + 16 + md->data_len;
+        if (esn) {
+            wr32(op.icv, md->seq >> 32);
+            op.auth_len += 4;
+        }
+    }
+    eng->encrypt_burst(&opp, 1);
+    eng->ctx_destroy(ctx);
+    if (!op.status && ip[0] >> 4 == 6 && ip[6] == 17) {
+        uint8_t *u = ip + 40;
+        uint32_t sum = 17 + (len - 40);
+        uint16_t c;
+
+        for (int i = 8; i < 40; i += 2) {
+            sum += ip[i] << 8 | ip[i + 1];
+        }
+        u[6] = u[7] = 0;
+        c = csum(u, len - 40, sum);
+        if (!c) {
+            c = 0xffff;
+        }
+        u[6] = c >> 8;
+        u[7] = c;
+    }
+    return op.status;
+}
+
+static enum esp_verdict
+decap1_flags(struct esp_sad *sad, struct pkt *p, uint8_t flags)
+{
+    struct esp_buf *bp = &p->b;
+    enum esp_verdict v;
+
+    esp_decap_burst_ex(sad, &bp, &flags, &v, NULL, 1, 0);
+    return v;
+}
+
+/* Inline encap + the NIC's encryption == software encap, byte for byte,
+ * over every suite, mode, family, ESN and encapsulation; the packet the
+ * NIC hands back decrypted decaps in an inline SA, the flags' paths. */
+static void
+test_inline_encap(void)
+{
+    static const int fams[] = { AF_INET, AF_INET6 };
+    static const size_t sizes[] = { 0, 1, 3, 17, 100, 1400 };
+    unsigned int combos = 0;
+
+    for (int s = 0; s < ESP_N_SUITES; s++)
+    for (int m = 0; m < 2; m++)
+    for (int in = 0; in < 2; in++)
+    for (int out = 0; out < 2; out++)
+    for (int esn = 0; esn < 2; esn++)
+    for (int udp = 0; udp < 2; udp++) {
+        bool cbc = esp_suite_auth_key_len(s) != 0;
+        struct sa_cfg c = {
+            .suite = s, .mode = m ? ESP_MODE_TRANSPORT : ESP_MODE_TUNNEL,
+            .inner = fams[in], .outer = fams[out], .esn = esn, .udp = udp,
+            .seq = esn ? 0x1fffffff0ull : 0, .window = 64,
+        };
+        struct esp_sa *sw_sa, *inl_sa, *in_sa;
+        struct esp_sad *sad;
+        char name[160];
+
+        if (c.mode == ESP_MODE_TRANSPORT && out) {
+            continue;
+        }
+        snprintf(name, sizeof name, "inline %s %s in%d out%d esn%d udp%d",
+                 esp_suite_name(s), m ? "transport" : "tunnel",
+                 fams[in] == AF_INET ? 4 : 6, fams[out] == AF_INET ? 4 : 6,
+                 esn, udp);
+        test_case = name;
+        /* CBC: the software IV is AES_K(seq), the inline one random; the
+         * testing IV makes them equal. */
+        sw_sa = make_out_sa(&c, false, cbc);
+        inl_sa = make_out_sa(&c, true, cbc);
+        sad = esp_sad_create();
+        {
+            struct esp_sa_params p;
+            char err[128];
+
+            fill_params(&p, &c, ESP_DIR_IN);
+            p.inline_crypto = true;
+            CHECK_EQ(esp_sa_create(&p, &in_sa, err, sizeof err), 0);
+            CHECK_EQ(esp_sad_add(sad, in_sa), 0);
+        }
+        CHECK(sw_sa && inl_sa);
+        if (!sw_sa || !inl_sa) {
+            continue;
+        }
+        CHECK(esp_sa_inline_crypto(inl_sa));
+        CHECK(!esp_sa_inline_crypto(sw_sa));
+        combos++;
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            struct pkt orig, sw, inl, plain;
+            struct esp_inline_md md, sw_md;
+            struct esp_buf *bp;
+            enum esp_verdict v;
+
+            make_udp(&orig, fams[in], sizes[k], 0);
+            sw = inl = orig;
+            sw.b.base = sw.buf;
+            inl.b.base = inl.buf;
+            memset(&md, 0xa5, sizeof md);
+            memset(&sw_md, 0xa5, sizeof sw_md);
+            bp = &sw.b;
+            CHECK_EQ(esp_encap_burst_ex(sw_sa, &bp, &v, &sw_md, 1, 0), 1);
+            bp = &inl.b;
+            CHECK_EQ(esp_encap_burst_ex(inl_sa, &bp, &v, &md, 1, 0), 1);
+            CHECK_EQ(v, ESP_OK);
+            CHECK_EQ(inl.b.off, sw.b.off);
+            CHECK_EQ(inl.b.len, sw.b.len);
+            CHECK(!memcmp(&md, &sw_md, sizeof md));
+
+            uint8_t *ip = inl.buf + inl.b.off;
+            CHECK_EQ(md.spi, 0x1234abcd);
+            CHECK_EQ(md.seq, c.seq + 1 + k);
+            CHECK_EQ(rd32(ip + md.esp_off), 0x1234abcd);
+            CHECK_EQ(rd32(ip + md.esp_off + 4), (uint32_t) (c.seq + 1 + k));
+            CHECK_EQ(md.data_off, md.esp_off + 8 + (cbc ? 16 : 8));
+            CHECK_EQ(md.icv_off, md.data_off + md.data_len);
+            CHECK_EQ(md.icv_off + 16, inl.b.len);
+            CHECK_EQ(md.data_len % (cbc ? 16 : 4), 0);
+            /* In clear: the inner packet (tunnel) or its payload, the
+             * trailer; a zero ICV. */
+            if (c.mode == ESP_MODE_TUNNEL) {
+                CHECK(!memcmp(ip + md.data_off, orig.buf + HEAD,
+                              orig.b.len));
+            }
+            CHECK_EQ(ip[md.icv_off - 2], md.pad_len);
+            for (unsigned int j = 0; j < md.pad_len; j++) {
+                CHECK_EQ(ip[md.data_off + md.data_len - 2 - md.pad_len + j],
+                         j + 1);
+            }
+            static const uint8_t zero[16];
+            CHECK(!memcmp(ip + md.icv_off, zero, 16));
+
+            plain = inl;
+            plain.b.base = plain.buf;
+            CHECK_EQ(nic_encrypt(k & 1 ? &esp_crypto_openssl
+                                       : &esp_crypto_ipsecmb,
+                                 s, esn, ip, inl.b.len, &md), 0);
+            CHECK(!memcmp(inl.buf + inl.b.off, sw.buf + sw.b.off,
+                          sw.b.len));
+
+            /* RX: what the NIC leaves after decrypting is the inline
+             * packet with any ICV.  Alternate NIC and software. */
+            memcpy(plain.buf + plain.b.off + md.icv_off,
+                   sw.buf + sw.b.off + md.icv_off, 16);
+            if (k & 1) {
+                CHECK_EQ(decap1(sad, &sw, 0), ESP_OK);
+                CHECK_EQ(sw.b.len, orig.b.len);
+                CHECK(!memcmp(sw.buf + sw.b.off, orig.buf + HEAD,
+                              orig.b.len));
+                /* The NIC's copy of the same sequence number: replay. */
+                CHECK_EQ(decap1_flags(sad, &plain, ESP_RX_CRYPTO_DONE),
+                         ESP_DROP_REPLAY);
+            } else {
+                CHECK_EQ(decap1_flags(sad, &plain, ESP_RX_CRYPTO_DONE),
+                         ESP_OK);
+                CHECK_EQ(plain.b.len, orig.b.len);
+                CHECK(!memcmp(plain.buf + plain.b.off, orig.buf + HEAD,
+                              orig.b.len));
+                CHECK_EQ(decap1(sad, &sw, 0), ESP_DROP_REPLAY);
+            }
+        }
+        struct esp_sa_stats st;
+        size_t n = sizeof sizes / sizeof sizes[0];
+
+        esp_sa_get_stats(in_sa, &st);
+        CHECK_EQ(st.packets, n);
+        CHECK_EQ(st.offload_sw, n / 2);
+        CHECK_EQ(st.drops[ESP_DROP_REPLAY], n);
+        esp_sa_get_stats(inl_sa, &st);
+        CHECK_EQ(st.packets, n);
+        CHECK_EQ(st.seq, c.seq + n);
+        esp_sa_destroy(sw_sa);
+        esp_sa_destroy(inl_sa);
+        esp_sad_destroy(sad);
+    }
+    test_case = "inline encap";
+    CHECK_EQ(combos, ESP_N_SUITES * (4 + 2) * 2 * 2);
+}
+
+/* The ESP_RX_* flags on the inbound path, table-driven. */
+static void
+test_inline_decap_flags(void)
+{
+    enum pkt_kind {
+        CIPHER,                 /* As on the wire. */
+        PLAIN,                  /* As the NIC leaves it decrypted. */
+        PLAIN_BAD_PAD,          /* Decrypted, a padding byte wrong. */
+    };
+    static const struct {
+        const char *name;
+        bool inline_sa;
+        enum pkt_kind kind;
+        uint8_t flags;
+        enum esp_verdict v;
+        bool sw;                /* Counted in offload_sw. */
+    } cases[] = {
+        { "done", true, PLAIN, ESP_RX_CRYPTO_DONE, ESP_OK, false },
+        { "not touched: software", true, CIPHER, 0, ESP_OK, true },
+        { "failed", true, CIPHER, ESP_RX_CRYPTO_FAILED,
+          ESP_DROP_OFFLOAD_AUTH, false },
+        { "failed and done", true, PLAIN,
+          ESP_RX_CRYPTO_FAILED | ESP_RX_CRYPTO_DONE,
+          ESP_DROP_OFFLOAD_AUTH, false },
+        { "done on a software SA", false, PLAIN, ESP_RX_CRYPTO_DONE,
+          ESP_DROP_OFFLOAD_MISMATCH, false },
+        { "failed on a software SA", false, CIPHER, ESP_RX_CRYPTO_FAILED,
+          ESP_DROP_OFFLOAD_AUTH, false },
+        { "software SA, no flags", false, CIPHER, 0, ESP_OK, false },
+        { "done, bad padding", true, PLAIN_BAD_PAD, ESP_RX_CRYPTO_DONE,
+          ESP_DROP_PAD, false },
+        { "done but really ciphertext", true, CIPHER, ESP_RX_CRYPTO_DONE,
+          ESP_DROP_PAD, false },
+    };
+
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        struct sa_cfg c = gcm_cfg();
+        struct esp_sa *sw_sa = make_out_sa(&c, false, false);
+        struct esp_sa *inl_sa = make_out_sa(&c, true, false);
+        struct esp_sa_params p;
+        struct esp_sa *in_sa;
+        struct esp_sad *sad = esp_sad_create();
+        struct esp_sa_stats st;
+        struct pkt orig, q, r;
+        enum esp_verdict v;
+        char err[128];
+
+        test_case = cases[t].name;
+        fill_params(&p, &c, ESP_DIR_IN);
+        CHECK_EQ(esp_sa_create(&p, &in_sa, err, sizeof err), 0);
+        esp_sa_set_inline_crypto(in_sa, cases[t].inline_sa);
+        CHECK_EQ(esp_sad_add(sad, in_sa), 0);
+
+        make_udp(&orig, AF_INET, 61, 0);
+        q = r = orig;
+        q.b.base = q.buf;
+        r.b.base = r.buf;
+        if (cases[t].kind == CIPHER) {
+            CHECK_EQ(encap1(sw_sa, &q, 0), ESP_OK);
+        } else {
+            CHECK_EQ(encap1(inl_sa, &q, 0), ESP_OK);
+            if (cases[t].kind == PLAIN_BAD_PAD) {
+                /* 61 + 28 = 89 + pad 1 + 2 = 92: one pad byte. */
+                CHECK_EQ(q.buf[q.b.off + q.b.len - 16 - 2], 1);
+                q.buf[q.b.off + q.b.len - 16 - 3] ^= 0x40;
+            }
+        }
+        /* A second copy, sent after, with the same sequence number. */
+        r = q;
+        r.b.base = r.buf;
+        v = decap1_flags(sad, &q, cases[t].flags);
+        CHECK_EQ(v, cases[t].v);
+        if (v == ESP_OK) {
+            CHECK_EQ(q.b.len, orig.b.len);
+            CHECK(!memcmp(q.buf + q.b.off, orig.buf + HEAD, orig.b.len));
+            /* Anti-replay on the same path. */
+            CHECK_EQ(decap1_flags(sad, &r, cases[t].flags),
+                     ESP_DROP_REPLAY);
+        } else if (cases[t].kind == PLAIN && cases[t].inline_sa) {
+            /* A failed packet did not move the window. */
+            CHECK_EQ(decap1_flags(sad, &r, ESP_RX_CRYPTO_DONE), ESP_OK);
+        }
+        esp_sa_get_stats(in_sa, &st);
+        CHECK_EQ(st.offload_sw, cases[t].sw ? 1 : 0);
+        if (v != ESP_OK) {
+            CHECK_EQ(st.drops[v], 1);
+        }
+        esp_sa_destroy(sw_sa);
+        esp_sa_destroy(inl_sa);
+        esp_sad_destroy(sad);
+    }
+
+    /* A mixed burst: NIC-decrypted, failed, untouched, replayed. */
+    {
+        struct sa_cfg c = gcm_cfg();
+        struct esp_sa *sw_sa = make_out_sa(&c, false, false);
+        struct esp_sa *inl_sa = make_out_sa(&c, true, false);
+        struct esp_sa_params p;
+        struct esp_sa *in_sa;
+        struct esp_sad *sad = esp_sad_create();
+        struct esp_sa_stats st;
+        static struct pkt pk[6];
+        struct esp_buf *bp[6];
+        enum esp_verdict v[6];
+        uint8_t flags[6] = {
+            ESP_RX_CRYPTO_DONE, 0, ESP_RX_CRYPTO_FAILED, ESP_RX_CRYPTO_DONE,
+            0, ESP_RX_CRYPTO_DONE,
+        };
+        static const enum esp_verdict want[6] = {
+            ESP_OK, ESP_OK, ESP_DROP_OFFLOAD_AUTH, ESP_OK, ESP_DROP_REPLAY,
+            ESP_DROP_REPLAY,
+        };
+        char err[128];
+
+        test_case = "inline mixed burst";
+        fill_params(&p, &c, ESP_DIR_IN);
+        p.inline_crypto = true;
+        CHECK_EQ(esp_sa_create(&p, &in_sa, err, sizeof err), 0);
+        CHECK_EQ(esp_sad_add(sad, in_sa), 0);
+        for (int i = 0; i < 4; i++) {
+            /* Both SAs send sequence numbers 1, 2, 3, 4 in turn. */
+            struct pkt a;
+
+            make_udp(&pk[i], AF_INET, 40 + i, 0);
+            make_udp(&a, AF_INET, 40 + i, 0);
+            CHECK_EQ(encap1(flags[i] == ESP_RX_CRYPTO_DONE ? inl_sa : sw_sa,
+                            &pk[i], 0), ESP_OK);
+            CHECK_EQ(encap1(flags[i] == ESP_RX_CRYPTO_DONE ? sw_sa : inl_sa,
+                            &a, 0), ESP_OK);
+        }
+        pk[4] = pk[1];      /* Replay of seq 2, software path. */
+        pk[5] = pk[3];      /* Replay of seq 4, NIC path. */
+        for (int i = 0; i < 6; i++) {
+            pk[i].b.base = pk[i].buf;
+            bp[i] = &pk[i].b;
+        }
+        CHECK_EQ(esp_decap_burst_ex(sad, bp, flags, v, NULL, 6, 0), 3);
+        for (int i = 0; i < 6; i++) {
+            CHECK_EQ(v[i], want[i]);
+        }
+        esp_sa_get_stats(in_sa, &st);
+        CHECK_EQ(st.packets, 3);
+        CHECK_EQ(st.offload_sw, 1);
+        CHECK_EQ(st.drops[ESP_DROP_OFFLOAD_AUTH], 1);
+        CHECK_EQ(st.drops[ESP_DROP_REPLAY], 2);
+        CHECK(!strcmp(esp_verdict_name(ESP_DROP_OFFLOAD_AUTH),
+                      "offload_auth"));
+        CHECK(!strcmp(esp_verdict_name(ESP_DROP_OFFLOAD_MISMATCH),
+                      "offload_mismatch"));
+        esp_sa_destroy(sw_sa);
+        esp_sa_destroy(inl_sa);
+        esp_sad_destroy(sad);
+    }
+}
+
 int
 main(void)
 {
@@ -1109,5 +1521,7 @@ main(void)
     test_errors();
     test_threads();
     test_mixed_burst();
+    test_inline_encap();
+    test_inline_decap_flags();
     return test_summary("test-esp");
 }

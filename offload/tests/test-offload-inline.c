@@ -22,8 +22,17 @@
  * dropped as offload_auth; a replayed one is dropped as replay; an SA the
  * model's table cannot hold runs in sw with the reason, and its traffic
  * still flows; removing SAs leaves no session in the model.
+ *
+ * With --bench: cycles per packet of the ESP core (the datapath library,
+ * not the OVS PMD) for (a) the sw engine (ipsec-mb) versus (b) inline
+ * crypto, the datapath's own work only (core in inline mode plus the
+ * rte_security TX metadata / the RX flag mapping, no crypto), and (c) the
+ * crypto that the NIC model does in software for (b).  AES-GCM-128/256,
+ * 64 and 1400 byte UDP payloads, encap and decap; target (b) <= 40% of
+ * (a) at 1400 bytes.  See bench() for what is inside the timed regions.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -32,6 +41,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <rte_cycles.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -806,9 +816,466 @@ test_tx_errors(void)
     CHECK_EQ(secmodel_destroy(model), 0);
 }
 
-int
-main(void)
+/* --- --bench ---------------------------------------------------------- */
+
+/* What is inside each timed region (rte_rdtsc_precise() around one burst
+ * of BENCH_BURST packets; everything else, including restoring the
+ * packets, is outside):
+ *
+ *   SW_ENCAP   esp_encap_burst() on a sw SA (ipsec-mb).
+ *   INL_ENCAP  esp_encap_burst_ex() on the inline-crypto SA, plus
+ *              ipsec_offload_dpdk_tx_prepare() per packet (offload flag
+ *              and rte_security_set_pkt_metadata() into the model).
+ *   MODEL_TX   rte_eth_tx_burst() on the model's port: the model's TX
+ *              callback (OpenSSL, key set up per packet) and the net_ring
+ *              enqueue.  What a NIC takes off the CPU, as the model does
+ *              it: not a hardware number.
+ *   SW_DECAP   esp_decap_burst() through a SAD, on ESP sealed just before
+ *              (untimed) by a peer sw SA.
+ *   MODEL_RX   rte_eth_rx_burst() on the model's port: the net_ring
+ *              dequeue and the model's RX callback (verify and decrypt).
+ *   INL_DECAP  ipsec_offload_dpdk_rx_flags() per packet and
+ *              esp_decap_burst_ex() on the packets as the model left them
+ *              (ESP_RX_CRYPTO_DONE).
+ *
+ * Every packet of every burst is fresh ESP with the next sequence number
+ * from its peer SA, so the replay window (64) runs as in real traffic:
+ * nothing is replayed or rewritten, and the window is not disabled.  The
+ * six run interleaved, one burst of each in turn, so that a slow period
+ * of a shared machine hits all alike; per column the best of BENCH_REPS
+ * repetitions is kept, after a warm-up of a fifth of one whose first
+ * burst also checks every output (the model's ESP opened by a sw SA,
+ * every decap output equal to its inner packet). */
+enum bench_col {
+    SW_ENCAP,
+    INL_ENCAP,
+    MODEL_TX,
+    SW_DECAP,
+    INL_DECAP,
+    MODEL_RX,
+    N_BENCH_COLS
+};
+
+enum {
+    BENCH_BURST = ESP_BURST_MAX,
+    BENCH_REPS = 5,             /* Timed repetitions; the best is kept. */
+    BENCH_SIZES = 2,
+};
+
+static const unsigned int bench_payloads[BENCH_SIZES] = { 64, 1400 };
+
+/* One suite's SAs: (a) sw, (b) inline through the provider, and the sw
+ * peers that produce and check their ESP. */
+struct bench_sas {
+    struct esp_sa *sw_out;      /* (a) encap. */
+    struct esp_sad *sw_sad;     /* (a) decap: inbound sw SA. */
+    struct esp_sa *sw_peer;     /* Seals for sw_sad. */
+    struct inst inl_out;        /* (b) encap. */
+    struct inst inl_in;         /* (b) decap, in inl_sad. */
+    struct esp_sad *inl_sad;
+    struct esp_sa *inl_peer;    /* Seals for inl_sad. */
+    struct esp_sad *check_sad;  /* Opens what the model sent. */
+};
+
+static struct esp_sa *
+bench_sa(enum esp_suite suite, uint32_t spi, enum esp_dir dir)
 {
+    struct esp_sa_params p = offload_test_sa(spi, suite, dir, false);
+    struct esp_sa *sa = NULL;
+    char err[256];
+
+    p.engine = &esp_crypto_ipsecmb;
+    CHECK_EQ(esp_sa_create(&p, &sa, err, sizeof err), 0);
+    return sa;
+}
+
+static bool
+bench_sas_create(struct ipsec_offload *reg, enum esp_suite suite,
+                 struct bench_sas *s)
+{
+    struct esp_sa *sw_in = bench_sa(suite, 0xb001, ESP_DIR_IN);
+    struct esp_sa *check = bench_sa(suite, 0xb002, ESP_DIR_IN);
+    struct esp_sa_params p;
+
+    memset(s, 0, sizeof *s);
+    s->sw_sad = esp_sad_create();
+    s->inl_sad = esp_sad_create();
+    s->check_sad = esp_sad_create();
+    s->sw_out = bench_sa(suite, 0xb000, ESP_DIR_OUT);
+    s->sw_peer = bench_sa(suite, 0xb001, ESP_DIR_OUT);
+    s->inl_peer = bench_sa(suite, 0xb003, ESP_DIR_OUT);
+    CHECK(s->sw_sad && s->inl_sad && s->check_sad);
+    if (!sw_in || !check || !s->sw_sad || !s->inl_sad || !s->check_sad) {
+        if (sw_in) {
+            esp_sa_destroy(sw_in);
+        }
+        if (check) {
+            esp_sa_destroy(check);
+        }
+        return false;
+    }
+    CHECK_EQ(esp_sad_add(s->sw_sad, sw_in), 0);
+    CHECK_EQ(esp_sad_add(s->check_sad, check), 0);
+
+    p = offload_test_sa(0xb002, suite, ESP_DIR_OUT, false);
+    p.engine = &esp_crypto_ipsecmb;
+    install(reg, &p, &s->inl_out);
+    p = offload_test_sa(0xb003, suite, ESP_DIR_IN, false);
+    p.engine = &esp_crypto_ipsecmb;
+    install(reg, &p, &s->inl_in);
+    if (s->inl_in.sa) {
+        CHECK_EQ(esp_sad_add(s->inl_sad, s->inl_in.sa), 0);
+    }
+    /* Both must really be inline, or (b) would measure something else. */
+    CHECK(s->inl_out.sess && s->inl_in.sess);
+    return (s->sw_out && s->sw_peer && s->inl_peer && s->inl_out.sess
+            && s->inl_in.sess);
+}
+
+static void
+bench_sas_destroy(struct bench_sas *s)
+{
+    if (s->inl_out.osa) {
+        ipsec_offload_sa_remove(s->inl_out.osa);
+    }
+    if (s->inl_in.osa) {
+        ipsec_offload_sa_remove(s->inl_in.osa);
+    }
+    if (s->inl_out.sa) {
+        esp_sa_destroy(s->inl_out.sa);
+    }
+    /* The SADs destroy their SAs (inl_in.sa too). */
+    esp_sad_destroy(s->sw_sad);
+    esp_sad_destroy(s->inl_sad);
+    esp_sad_destroy(s->check_sad);
+    if (s->sw_out) {
+        esp_sa_destroy(s->sw_out);
+    }
+    if (s->sw_peer) {
+        esp_sa_destroy(s->sw_peer);
+    }
+    if (s->inl_peer) {
+        esp_sa_destroy(s->inl_peer);
+    }
+}
+
+/* The working packets: BENCH_BURST mbufs, their esp_bufs, and the inner
+ * packets they are restored from before every burst. */
+struct bench_pkts {
+    struct rte_mbuf *m[BENCH_BURST];
+    struct esp_buf b[BENCH_BURST];
+    struct esp_buf *bp[BENCH_BURST];
+    uint8_t inner[BENCH_BURST][1500];
+    size_t len;                 /* Inner IPv4 length: 28 + payload. */
+};
+
+/* Untimed: the inner packets back at the default headroom. */
+static void
+bench_restore(struct bench_pkts *k)
+{
+    for (int i = 0; i < BENCH_BURST; i++) {
+        struct rte_mbuf *m = k->m[i];
+
+        m->data_off = RTE_PKTMBUF_HEADROOM;
+        m->data_len = m->pkt_len = k->len;
+        m->ol_flags = 0;
+        k->b[i].base = m->buf_addr;
+        k->b[i].size = m->buf_len;
+        k->b[i].off = m->data_off;
+        k->b[i].len = k->len;
+        memcpy(k->b[i].base + k->b[i].off, k->inner[i], k->len);
+        k->bp[i] = &k->b[i];
+    }
+}
+
+/* Whether decap gave back the inner packets byte for byte. */
+static unsigned int
+bench_mismatches(const struct bench_pkts *k, const enum esp_verdict v[])
+{
+    unsigned int bad = 0;
+
+    for (int i = 0; i < BENCH_BURST; i++) {
+        bad += (v[i] != ESP_OK || k->b[i].len != k->len
+                || memcmp(k->b[i].base + k->b[i].off, k->inner[i], k->len));
+    }
+    return bad;
+}
+
+/* Sends the burst from 'from' and takes it back on the other port, into
+ * the same array (the ring hands the same mbufs over, in order).  Adds
+ * the cycles of the TX call to '*tx' and of the RX call to '*rx' (either
+ * may be null).  Returns false if any mbuf went missing (then they are
+ * freed). */
+static bool
+bench_wire(struct bench_pkts *k, uint16_t from, uint64_t *tx, uint64_t *rx)
+{
+    uint16_t to = from == nic_port ? peer_port : nic_port;
+    unsigned int sent, rcvd;
+    uint64_t t0, t1, t2;
+
+    for (int i = 0; i < BENCH_BURST; i++) {
+        to_frame(k->m[i], &k->b[i]);
+    }
+    t0 = rte_rdtsc_precise();
+    sent = rte_eth_tx_burst(from, 0, k->m, BENCH_BURST);
+    t1 = rte_rdtsc_precise();
+    rcvd = rte_eth_rx_burst(to, 0, k->m, sent);
+    t2 = rte_rdtsc_precise();
+    if (tx) {
+        *tx += t1 - t0;
+    }
+    if (rx) {
+        *rx += t2 - t1;
+    }
+    if (sent != BENCH_BURST || rcvd != sent) {
+        for (unsigned int i = rcvd; i < BENCH_BURST; i++) {
+            if (i >= sent) {
+                rte_pktmbuf_free(k->m[i]);
+            }
+            k->m[i] = NULL;
+        }
+        return false;
+    }
+    for (int i = 0; i < BENCH_BURST; i++) {
+        from_frame(k->m[i], &k->b[i]);
+    }
+    return true;
+}
+
+/* One burst of each of the six measurements, adding cycles to 't'.
+ * 'check': also open what the model sent and compare every decap output
+ * with the inner packets (untimed).  Returns the number of packets that
+ * went wrong, or -1 if mbufs went missing. */
+static int
+bench_round(struct bench_sas *s, struct bench_pkts *k,
+            uint64_t t[N_BENCH_COLS], bool check)
+{
+    struct esp_inline_md md[BENCH_BURST];
+    enum esp_verdict v[BENCH_BURST];
+    uint8_t flags[BENCH_BURST];
+    unsigned int bad = 0, ok;
+    uint64_t t0;
+
+    /* (a) encap. */
+    bench_restore(k);
+    t0 = rte_rdtsc_precise();
+    ok = esp_encap_burst(s->sw_out, k->bp, v, BENCH_BURST, 0);
+    t[SW_ENCAP] += rte_rdtsc_precise() - t0;
+    bad += BENCH_BURST - ok;
+
+    /* (b) encap, then (c) the model encrypts on TX. */
+    bench_restore(k);
+    t0 = rte_rdtsc_precise();
+    ok = esp_encap_burst_ex(s->inl_out.sa, k->bp, v, md, BENCH_BURST, 0);
+    for (int i = 0; i < BENCH_BURST; i++) {
+        bad += ipsec_offload_dpdk_tx_prepare(s->inl_out.ctx, s->inl_out.sess,
+                                             s->inl_out.ol_flags, k->m[i],
+                                             md[i].seq) != 0;
+    }
+    t[INL_ENCAP] += rte_rdtsc_precise() - t0;
+    bad += BENCH_BURST - ok;
+    if (!bench_wire(k, nic_port, &t[MODEL_TX], NULL)) {
+        return -1;
+    }
+    if (check) {
+        esp_decap_burst(s->check_sad, k->bp, v, NULL, BENCH_BURST, 0);
+        bad += bench_mismatches(k, v);
+    }
+
+    /* (a) decap of fresh ESP from the sw peer. */
+    bench_restore(k);
+    bad += BENCH_BURST - esp_encap_burst(s->sw_peer, k->bp, v, BENCH_BURST,
+                                         0);
+    t0 = rte_rdtsc_precise();
+    ok = esp_decap_burst(s->sw_sad, k->bp, v, NULL, BENCH_BURST, 0);
+    t[SW_DECAP] += rte_rdtsc_precise() - t0;
+    bad += BENCH_BURST - ok;
+    if (check) {
+        bad += bench_mismatches(k, v);
+    }
+
+    /* (c) the model decrypts on RX what the sw peer sealed, then (b). */
+    bench_restore(k);
+    bad += BENCH_BURST - esp_encap_burst(s->inl_peer, k->bp, v, BENCH_BURST,
+                                         0);
+    if (!bench_wire(k, peer_port, NULL, &t[MODEL_RX])) {
+        return -1;
+    }
+    t0 = rte_rdtsc_precise();
+    for (int i = 0; i < BENCH_BURST; i++) {
+        flags[i] = ipsec_offload_dpdk_rx_flags(k->m[i]->ol_flags);
+    }
+    ok = esp_decap_burst_ex(s->inl_sad, k->bp, flags, v, NULL, BENCH_BURST,
+                            0);
+    t[INL_DECAP] += rte_rdtsc_precise() - t0;
+    bad += BENCH_BURST - ok;
+    for (int i = 0; i < BENCH_BURST; i++) {
+        bad += flags[i] != ESP_RX_CRYPTO_DONE;
+    }
+    if (check) {
+        bad += bench_mismatches(k, v);
+    }
+    return bad;
+}
+
+static void
+bench_row(const char *suite, const char *dir, const char *what,
+          const double c[BENCH_SIZES])
+{
+    printf("%-28s %-5s %-30s %8.0f %8.0f\n", suite, dir, what, c[0], c[1]);
+}
+
+/* --bench: see the comment above enum bench_col. */
+static void
+bench(void)
+{
+    static const enum esp_suite suites[] = {
+        ESP_SUITE_AES_GCM_128, ESP_SUITE_AES_GCM_256,
+        ESP_SUITE_AES_CBC_128_HMAC_SHA256,
+    };
+    static struct bench_pkts k;
+    struct secmodel_config mc = nic_config(TABLE);
+    struct secmodel *model = secmodel_create(&mc);
+    unsigned int bursts = test_quick() ? 100 : 1000;
+    unsigned int passed = 0, targets = 0;
+    struct ipsec_offload *reg;
+    uint64_t timer = UINT64_MAX;
+
+    test_case = "bench";
+    CHECK(model != NULL);
+    if (!model) {
+        return;
+    }
+    CHECK_EQ(secmodel_port_attach(model, nic_port), 0);
+    reg = registry(model);
+    for (int i = 0; i < BENCH_BURST; i++) {
+        k.m[i] = rte_pktmbuf_alloc(mbufs);
+        CHECK(k.m[i] != NULL);
+        if (!k.m[i]) {
+            return;
+        }
+    }
+    for (int i = 0; i < 1000; i++) {
+        uint64_t t0 = rte_rdtsc_precise();
+        uint64_t d = rte_rdtsc_precise() - t0;
+
+        timer = d < timer ? d : timer;
+    }
+
+    printf("cycles/packet, ESP core (datapath library, not the OVS PMD), "
+           "burst %d, tunnel IPv4, UDP payload 64 / 1400 B, "
+           "best of %d x %u bursts, TSC %.2f GHz\n",
+           BENCH_BURST, BENCH_REPS, bursts, rte_get_tsc_hz() / 1e9);
+    printf("(a) sw engine; (b) inline crypto, datapath work only; "
+           "(c) the NIC model's crypto for (b), in software (OpenSSL); "
+           "timer %" PRIu64 " cycles/burst, not subtracted\n", timer);
+    printf("%-28s %-5s %-30s %8s %8s\n", "suite", "dir", "path",
+           "64 B", "1400 B");
+    for (size_t x = 0; x < sizeof suites / sizeof suites[0]; x++) {
+        const char *name = esp_suite_name(suites[x]);
+        double cpp[N_BENCH_COLS][BENCH_SIZES];
+        struct secmodel_counters c0, c1;
+        struct bench_sas s;
+        uint64_t n_pkts = 0;
+
+        test_case = name;
+        secmodel_get_counters(model, &c0);
+        if (!bench_sas_create(reg, suites[x], &s)) {
+            bench_sas_destroy(&s);
+            continue;
+        }
+        for (int z = 0; z < BENCH_SIZES; z++) {
+            uint64_t best[N_BENCH_COLS];
+            long long bad = 0;
+
+            k.len = 28 + bench_payloads[z];
+            for (int i = 0; i < BENCH_BURST; i++) {
+                inner_packet(k.inner[i], k.len, i);
+            }
+            for (int c = 0; c < N_BENCH_COLS; c++) {
+                best[c] = UINT64_MAX;
+            }
+            /* Repetition 0 is the warm-up (a fifth), not kept. */
+            for (int rep = 0; rep <= BENCH_REPS && bad >= 0; rep++) {
+                uint64_t t[N_BENCH_COLS] = { 0 };
+                unsigned int nb = rep ? bursts : bursts / 5;
+
+                for (unsigned int b = 0; b < nb; b++) {
+                    int r = bench_round(&s, &k, t, rep == 0 && b == 0);
+
+                    if (r < 0) {
+                        bad = -1;
+                        break;
+                    }
+                    bad += r;
+                    n_pkts += BENCH_BURST;
+                }
+                for (int c = 0; rep && c < N_BENCH_COLS; c++) {
+                    best[c] = t[c] < best[c] ? t[c] : best[c];
+                }
+            }
+            CHECK_EQ(bad, 0);
+            if (bad < 0) {
+                printf("bench: mbufs lost on the net_ring ports\n");
+                return;
+            }
+            for (int c = 0; c < N_BENCH_COLS; c++) {
+                cpp[c][z] = (double) best[c] / bursts / BENCH_BURST;
+            }
+        }
+        bench_row(name, "encap", "(a) sw (ipsec-mb)", cpp[SW_ENCAP]);
+        bench_row(name, "encap", "(b) inline: core + tx_prepare",
+                  cpp[INL_ENCAP]);
+        bench_row(name, "encap", "(c) model TX crypto (OpenSSL)",
+                  cpp[MODEL_TX]);
+        bench_row(name, "decap", "(a) sw (ipsec-mb)", cpp[SW_DECAP]);
+        bench_row(name, "decap", "(b) inline: rx_flags + core",
+                  cpp[INL_DECAP]);
+        bench_row(name, "decap", "(c) model RX crypto (OpenSSL)",
+                  cpp[MODEL_RX]);
+        for (int d = 0; d < 2; d++) {
+            int a = d ? SW_DECAP : SW_ENCAP, b = d ? INL_DECAP : INL_ENCAP;
+            double r64 = cpp[b][0] / cpp[a][0];
+            double r1400 = cpp[b][1] / cpp[a][1];
+            bool pass = r1400 <= 0.40;
+
+            printf("%-28s %-5s %-30s %8.2f %8.2f  1400 B <= 0.40: %s\n",
+                   name, d ? "decap" : "encap", "ratio (b)/(a)", r64, r1400,
+                   pass ? "PASS" : "FAIL");
+            passed += pass;
+            targets++;
+        }
+
+        /* The model did the crypto of every (b) packet, and nothing
+         * else. */
+        secmodel_get_counters(model, &c1);
+        CHECK_EQ(c1.tx_encrypted - c0.tx_encrypted, n_pkts);
+        CHECK_EQ(c1.rx_decrypted - c0.rx_decrypted, n_pkts);
+        CHECK_EQ(c1.tx_errors - c0.tx_errors, 0);
+        CHECK_EQ(c1.rx_failed - c0.rx_failed, 0);
+        bench_sas_destroy(&s);
+    }
+    printf("inline target ((b) <= 40%% of (a) at 1400 B): %u of %u pass\n",
+           passed, targets);
+    for (int i = 0; i < BENCH_BURST; i++) {
+        rte_pktmbuf_free(k.m[i]);
+    }
+    test_case = "bench: model";
+    CHECK_EQ(ipsec_offload_port_remove(reg, "dpdk0"), 0);
+    ipsec_offload_destroy(reg);
+    secmodel_detach_all();
+    CHECK_EQ(secmodel_destroy(model), 0);
+}
+
+int
+main(int argc, char *argv[])
+{
+    bool do_bench = argc == 2 && !strcmp(argv[1], "--bench");
+
+    if (argc > 1 && !do_bench) {
+        printf("usage: %s [--bench]\n", argv[0]);
+        return 2;
+    }
     if (offload_test_eal_init("test-offload-inline")) {
         return 1;
     }
@@ -819,9 +1286,13 @@ main(void)
         printf("test-offload-inline: cannot create the net_ring ports\n");
         return 1;
     }
-    test_suites();
-    test_table_full();
-    test_tx_errors();
+    if (do_bench) {
+        bench();
+    } else {
+        test_suites();
+        test_table_full();
+        test_tx_errors();
+    }
     test_case = "mbufs";
     CHECK_EQ(rte_mempool_in_use_count(mbufs), 0);
     ports_destroy();

@@ -39,7 +39,8 @@ $(BENCH_DIR)/espbench: $(BENCH_DIR)/bench.o $(BENCH_DIR)/bench-dpdk.o \
 		-Wl,--no-as-needed $(BENCH_PMD) -Wl,--as-needed \
 		$(BENCH_DPDK_LIBS) $(LIBS)
 
-bench: $(BENCH_DIR)/espbench $(B)/offload/tests/test-offload-cryptodev
+bench: $(BENCH_DIR)/espbench $(B)/offload/tests/test-offload-cryptodev \
+		$(B)/offload/tests/test-offload-inline
 	$(BENCH_DIR)/espbench --json $(BENCH_DIR)/results.json \
 		--plot-dir $(BENCH_DIR) --command "make bench" $(BENCH_ARGS)
 	$(GNUPLOT) -e "dir='$(BENCH_DIR)'" tests/bench/plot.gp
@@ -48,3 +49,6 @@ bench: $(BENCH_DIR)/espbench $(B)/offload/tests/test-offload-cryptodev
 	@echo "bench: sw engine vs DPDK cryptodev lookaside and CPU crypto" \
 		"(offload providers, docs/offload.md)"
 	$(B)/offload/tests/test-offload-cryptodev --bench
+	@echo "bench: ESP core, sw engine vs inline crypto" \
+		"(datapath work only, NIC model)"
+	$(B)/offload/tests/test-offload-inline --bench

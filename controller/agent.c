@@ -43,12 +43,10 @@ struct agent {
     struct ctl_state *state;
     long long int loaded_wall;
 
-    /* One unixctl connection per site (NULL for gateways and while the
-     * site's ovs-vswitchd is away), kept open only to learn when it goes
-     * away and comes back. */
-    struct jsonrpc **watch;
-    long long int *next_try;
-    size_t n_watch;
+    /* The connections to the sites, kept open across rounds; their
+     * unixctl connection also tells when a switch goes away and comes
+     * back. */
+    struct ctl_conns *conns;
 
     long long int next_apply;   /* time_msec() of the next reconcile. */
     long long int retry_ms;
@@ -57,6 +55,9 @@ struct agent {
 
     struct ctl_rekey_stats rs;
     size_t n_applies, n_failures;
+    long long int last_round_us;    /* Duration of the last round. */
+    long long int sum_round_us;     /* ... and of all, for the mean. */
+    size_t n_rounds;
     long long int last_ok_wall;
     char *last_error;
     long long int last_error_wall;
@@ -114,54 +115,47 @@ print_stats(const struct ctl_apply_stats *st, const char *what)
     fflush(stdout);
 }
 
-/* Runs ctl_apply() on 'state', its log to stderr; on failure, keeps the
- * last line logged as the agent's last error. */
+static long long int
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long int) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Runs ctl_apply() on 'state' through 'conns' in 'mode', its log to
+ * stderr; on failure, keeps the first site's error as the agent's last
+ * error. */
 static int
 agent_apply(struct agent *a, struct ctl_state *state,
+            struct ctl_conns *conns, enum ctl_apply_mode mode,
             struct ctl_apply_stats *st)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    if (!mem) {
-        out_of_memory();
-    }
-    int error = ctl_apply(state, st, mem);
-    fclose(mem);
-    fputs(buf, stderr);
+    int error = ctl_apply(state, conns, mode, st, stderr);
     fflush(stderr);
     a->n_applies++;
     if (error) {
         a->n_failures++;
-        /* The last line that is not the summary. */
-        char *end = buf + len;
-        while (end > buf && end[-1] == '\n') {
-            *--end = '\0';
-        }
-        char *line = strrchr(buf, '\n');
-        line = line ? line + 1 : buf;
-        if (!strcmp(line, "esp-agent: not every site is reachable: nothing "
-                    "changed") && line > buf) {
-            line[-1] = '\0';
-            char *prev = strrchr(buf, '\n');
-            line = prev ? prev + 1 : buf;
-        }
-        if (!strncmp(line, "esp-agent: ", 11)) {
-            line += 11;
+        char *msg = NULL;
+        for (size_t i = 0; i < state->n_sites && !msg; i++) {
+            struct ctl_site_status ss;
+            ctl_conns_site_status(conns, state->sites[i].name, &ss);
+            if (ss.error) {
+                msg = xasprintf("%s: %s", state->sites[i].name, ss.error);
+            }
         }
         free(a->last_error);
-        a->last_error = xstrdup(line);
+        a->last_error = msg ? msg : xstrdup(ovs_strerror(error));
         a->last_error_wall = wall_ms();
     } else {
-        a->rs.rekeys += st->links_restored;
         a->last_ok_wall = wall_ms();
     }
-    free(buf);
+    a->rs.rekeys += st->links_restored;
     return error;
 }
 
-/* One reconcile round: rekeys due, then apply.  Returns 0 or the apply's
- * positive errno. */
+/* One reconcile round: rekeys due, then apply, every reachable site.
+ * Returns 0 or the apply's positive errno. */
 static int
 agent_round(struct agent *a)
 {
@@ -169,21 +163,29 @@ agent_round(struct agent *a)
     size_t rekeys = a->rs.rekeys;
     long long int now = time_msec();
 
+    ctl_conns_freeze(a->conns, a->state);
     int error = ctl_rekey_run(a->state, &a->opts->rekey, now, &a->rs,
                               stderr);
     if (error) {
         fprintf(stderr, "esp-agent: rekey failed: %s\n", ovs_strerror(error));
     }
-    error = agent_apply(a, a->state, &st);
+    long long int t0 = mono_us();
+    error = agent_apply(a, a->state, a->conns, CTL_APPLY_REACHABLE, &st);
+    a->last_round_us = mono_us() - t0;
+    a->sum_round_us += a->last_round_us;
+    a->n_rounds++;
     now = time_msec();
+
+    /* The links the apply did not freeze have their new pairs on both
+     * ends now: their old pairs' grace period starts. */
+    ctl_rekey_commit(a->state, &a->opts->rekey, now);
+    if (a->rs.rekeys != rekeys) {
+        fprintf(stderr, "esp-agent: %zu rekeys so far\n", a->rs.rekeys);
+    }
+    if (ctl_apply_stats_changes(&st)) {
+        print_stats(&st, "");
+    }
     if (!error) {
-        ctl_rekey_commit(a->state, &a->opts->rekey, now);
-        if (a->rs.rekeys != rekeys) {
-            fprintf(stderr, "esp-agent: %zu rekeys so far\n", a->rs.rekeys);
-        }
-        if (ctl_apply_stats_changes(&st)) {
-            print_stats(&st, "");
-        }
         a->next_apply = now + a->opts->interval_ms;
         a->retry_ms = RETRY_MS;
     } else {
@@ -192,98 +194,6 @@ agent_round(struct agent *a)
         a->retry_ms = MIN(a->retry_ms * 2, a->opts->interval_ms);
     }
     return error;
-}
-
-/* --- Watching the switches ---------------------------------------------- */
-
-static void
-watch_run(struct agent *a)
-{
-    long long int now = time_msec();
-    for (size_t i = 0; i < a->n_watch; i++) {
-        const struct ctl_site_state *ss = &a->state->sites[i];
-        if (ss->gateway) {
-            continue;
-        }
-        if (a->watch[i]) {
-            struct jsonrpc_msg *msg;
-            jsonrpc_run(a->watch[i]);
-            int error = jsonrpc_recv(a->watch[i], &msg);
-            if (!error) {
-                jsonrpc_msg_destroy(msg);
-            } else if (error != EAGAIN) {
-                fprintf(stderr, "esp-agent: %s: ovs-vswitchd went away "
-                        "(%s); its bridge fails closed until it is back\n",
-                        ss->name, ovs_retval_to_string(error));
-                jsonrpc_close(a->watch[i]);
-                a->watch[i] = NULL;
-                a->next_try[i] = now;
-                free(a->last_error);
-                a->last_error = xasprintf("%s: ovs-vswitchd not reachable",
-                                          ss->name);
-                a->last_error_wall = wall_ms();
-            }
-        }
-        if (!a->watch[i] && now >= a->next_try[i]) {
-            struct jsonrpc *rpc;
-            if (!unixctl_client_create(ss->site->unixctl, &rpc)) {
-                fprintf(stderr, "esp-agent: %s: ovs-vswitchd is up: "
-                        "reconciling now\n", ss->name);
-                a->watch[i] = rpc;
-                a->apply_now = true;
-                a->fast_until = now + FAST_WINDOW_MS;
-            } else {
-                a->next_try[i] = now + RETRY_MS;
-            }
-        }
-    }
-}
-
-static bool
-watch_all_up(const struct agent *a)
-{
-    for (size_t i = 0; i < a->n_watch; i++) {
-        if (!a->state->sites[i].gateway && !a->watch[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static void
-watch_wait(const struct agent *a)
-{
-    for (size_t i = 0; i < a->n_watch; i++) {
-        if (a->watch[i]) {
-            jsonrpc_wait(a->watch[i]);
-            jsonrpc_recv_wait(a->watch[i]);
-        } else if (!a->state->sites[i].gateway) {
-            poll_timer_wait_until(a->next_try[i]);
-        }
-    }
-}
-
-/* The watches follow the sites of a new policy (by name). */
-static void
-watch_reset(struct agent *a, const struct ctl_state *new)
-{
-    for (size_t i = 0; i < a->n_watch; i++) {
-        if (a->watch[i]) {
-            jsonrpc_close(a->watch[i]);
-        }
-    }
-    free(a->watch);
-    free(a->next_try);
-    a->n_watch = new->n_sites;
-    a->watch = xcalloc(a->n_watch ? a->n_watch : 1, sizeof *a->watch);
-    a->next_try = xcalloc(a->n_watch ? a->n_watch : 1, sizeof *a->next_try);
-    for (size_t i = 0; i < a->n_watch; i++) {
-        if (!new->sites[i].gateway
-            && unixctl_client_create(new->sites[i].site->unixctl,
-                                     &a->watch[i])) {
-            a->watch[i] = NULL;
-        }
-    }
 }
 
 /* --- Reload ------------------------------------------------------------- */
@@ -321,8 +231,12 @@ agent_reload(struct agent *a, const char *file, struct ds *out)
     }
     ctl_state_carry_over(state, a->state);
 
+    /* Connections of its own, as `esp-agent apply` does: the rounds' ones
+     * stay with the current policy's sites until it is replaced. */
     struct ctl_apply_stats st;
-    error = agent_apply(a, state, &st);
+    struct ctl_conns *conns = ctl_conns_create();
+    error = agent_apply(a, state, conns, CTL_APPLY_ALL_OR_NOTHING, &st);
+    ctl_conns_destroy(conns);
     if (error == ENOTCONN) {
         ds_put_format(out, "esp-agent: %s: %s; nothing changed\n", path,
                       a->last_error ? a->last_error : "a site unreachable");
@@ -342,7 +256,7 @@ agent_reload(struct agent *a, const char *file, struct ds *out)
         a->policy_file = xstrdup(file);
     }
     a->loaded_wall = wall_ms();
-    watch_reset(a, state);
+    ctl_rekey_commit(state, &a->opts->rekey, time_msec());
     if (error) {
         ds_put_format(out, "esp-agent: %s: loaded, but a site refused a "
                       "change (%s); retrying\n", path,
@@ -350,7 +264,6 @@ agent_reload(struct agent *a, const char *file, struct ds *out)
         a->next_apply = time_msec() + RETRY_MS;
         return false;
     }
-    ctl_rekey_commit(state, &a->opts->rekey, time_msec());
     a->next_apply = time_msec() + a->opts->interval_ms;
     size_t n = ctl_apply_stats_changes(&st);
     ds_put_format(out, "esp-agent: reloaded %s: %zu changes: SAs +%zu -%zu, "
@@ -394,6 +307,12 @@ status_json(const struct agent *a)
     json_object_put(top, "apply_failures",
                     json_integer_create(a->n_failures));
     json_object_put(top, "rekeys", json_integer_create(a->rs.rekeys));
+    json_object_put(top, "rounds", json_integer_create(a->n_rounds));
+    json_object_put(top, "last_round_ms", json_real_create(
+                        a->last_round_us / 1000.0));
+    json_object_put(top, "mean_round_ms", json_real_create(
+                        a->n_rounds
+                        ? a->sum_round_us / 1000.0 / a->n_rounds : 0.0));
     json_object_put(top, "last_ok_s_ago", a->last_ok_wall
                     ? json_integer_create((wall - a->last_ok_wall) / 1000)
                     : json_null_create());
@@ -414,9 +333,16 @@ status_json(const struct agent *a)
         json_object_put_string(s, "name", ss->name);
         json_object_put_string(s, "kind", ss->gateway ? "gateway" : "site");
         if (!ss->gateway) {
+            struct ctl_site_status cs;
+            ctl_conns_site_status(a->conns, ss->name, &cs);
             json_object_put_string(s, "unixctl", ss->site->unixctl);
-            json_object_put(s, "connected", json_boolean_create(
-                                i < a->n_watch && a->watch[i]));
+            json_object_put(s, "reachable", json_boolean_create(
+                                cs.reachable));
+            json_object_put(s, "since_s", json_integer_create(
+                                (wall - cs.since_wall) / 1000));
+            json_object_put(s, "error", cs.error
+                            ? json_string_create(cs.error)
+                            : json_null_create());
         }
         json_array_add(sites, s);
     }
@@ -433,6 +359,7 @@ status_json(const struct agent *a)
                                ctl_suite_name(link->params.suite));
         json_object_put_string(l, "port", link->port);
         json_object_put(l, "rekeys", json_integer_create(info->rekeys));
+        json_object_put(l, "frozen", json_boolean_create(info->frozen));
         json_object_put(l, "last_rekey_s_ago", info->last_rekey
                         ? json_integer_create((now - info->last_rekey)
                                               / 1000)
@@ -487,6 +414,11 @@ status_text(const struct agent *a, struct ds *s)
                   (wall - a->loaded_wall) / 1000);
     ds_put_format(s, "reconciles: %zu, failed %zu; rekeys: %zu\n",
                   a->n_applies, a->n_failures, a->rs.rekeys);
+    if (a->n_rounds) {
+        ds_put_format(s, "round: last %.1f ms, mean %.1f ms over %zu\n",
+                      a->last_round_us / 1000.0,
+                      a->sum_round_us / 1000.0 / a->n_rounds, a->n_rounds);
+    }
     if (a->last_ok_wall) {
         ds_put_format(s, "last good reconcile: %llds ago\n",
                       (wall - a->last_ok_wall) / 1000);
@@ -501,9 +433,21 @@ status_text(const struct agent *a, struct ds *s)
             ds_put_format(s, "gateway %s (SAs configured out of band)\n",
                           ss->name);
         } else {
-            ds_put_format(s, "site %s: ovs-vswitchd %s (%s)\n", ss->name,
-                          i < a->n_watch && a->watch[i] ? "connected"
-                          : "NOT REACHABLE", ss->site->unixctl);
+            struct ctl_site_status cs;
+            ctl_conns_site_status(a->conns, ss->name, &cs);
+            if (cs.reachable) {
+                ds_put_format(s, "site %s: reachable (%s)", ss->name,
+                              ss->site->unixctl);
+                if (cs.error) {
+                    ds_put_format(s, "; last round failed: %s", cs.error);
+                }
+            } else {
+                ds_put_format(s, "site %s: NOT REACHABLE for %llds (%s): %s",
+                              ss->name, (wall - cs.since_wall) / 1000,
+                              ss->site->unixctl,
+                              cs.error ? cs.error : "not tried yet");
+            }
+            ds_put_char(s, '\n');
         }
     }
     for (size_t li = 0; li < pol->n_links; li++) {
@@ -516,6 +460,10 @@ status_text(const struct agent *a, struct ds *s)
         if (info->last_rekey) {
             ds_put_format(s, ", last %llds ago",
                           (now - info->last_rekey) / 1000);
+        }
+        if (info->frozen) {
+            ds_put_cstr(s, ", FROZEN (an end failed: left as it is, no "
+                        "rekey)");
         }
         ds_put_char(s, '\n');
         for (size_t i = 0; i < st->n_sites; i++) {
@@ -595,6 +543,8 @@ cmd_rekey(struct unixctl_conn *conn, int argc OVS_UNUSED,
                                       argv[1], error == EBUSY
                                       ? "the previous pair is still in its "
                                         "grace period"
+                                      : error == ENOTCONN
+                                      ? "an end's site is unreachable"
                                       : ovs_strerror(error));
                 unixctl_command_reply_error(conn, msg);
                 free(msg);
@@ -719,14 +669,26 @@ ctl_agent_run(const struct ctl_agent_options *opts, struct ctl_policy *policy,
     if (status) {
         goto out;
     }
-    int error = agent_apply(&a, a.state, &st);
-    if (error) {
-        status = error == ENOTCONN ? EXIT_UNREACHABLE : EXIT_APPLY;
-        goto out;
-    }
+    /* Every site that can be reached is configured now; the others as
+     * soon as they can be (a daemon that refused to start while one of
+     * its sites is down would leave all the others unmanaged). */
+    a.conns = ctl_conns_create();
+    long long int t0 = mono_us();
+    int error = agent_apply(&a, a.state, a.conns, CTL_APPLY_REACHABLE,
+                            &st);
+    a.last_round_us = mono_us() - t0;
+    a.sum_round_us += a.last_round_us;
+    a.n_rounds++;
+    ctl_rekey_commit(a.state, &opts->rekey, time_msec());
     print_stats(&st, "");
-    watch_reset(&a, a.state);
-    a.next_apply = time_msec() + opts->interval_ms;
+    if (error) {
+        fprintf(stderr, "esp-agent: starting with %zu site(s) failing "
+                "(%s); their links are configured once they answer\n",
+                st.sites_failed, a.last_error ? a.last_error : "");
+        a.next_apply = time_msec() + RETRY_MS;
+    } else {
+        a.next_apply = time_msec() + opts->interval_ms;
+    }
 
     while (!stop_signal) {
         char buf[16];
@@ -746,9 +708,11 @@ ctl_agent_run(const struct ctl_agent_options *opts, struct ctl_policy *policy,
         if (a.server) {
             unixctl_server_run(a.server);
         }
-        watch_run(&a);
-        if (watch_all_up(&a)
-            && (a.apply_now || time_msec() >= a.next_apply)) {
+        if (ctl_conns_run(a.conns, stderr)) {
+            a.apply_now = true;
+            a.fast_until = time_msec() + FAST_WINDOW_MS;
+        }
+        if (a.apply_now || time_msec() >= a.next_apply) {
             a.apply_now = false;
             agent_round(&a);
         }
@@ -759,10 +723,8 @@ ctl_agent_run(const struct ctl_agent_options *opts, struct ctl_policy *policy,
         if (a.server) {
             unixctl_server_wait(a.server);
         }
-        watch_wait(&a);
-        if (watch_all_up(&a)) {
-            poll_timer_wait_until(a.apply_now ? time_msec() : a.next_apply);
-        }
+        ctl_conns_wait(a.conns);
+        poll_timer_wait_until(a.apply_now ? time_msec() : a.next_apply);
         poll_fd_wait(sig_pipe[0], POLLIN);
         poll_block();
     }
@@ -770,13 +732,7 @@ ctl_agent_run(const struct ctl_agent_options *opts, struct ctl_policy *policy,
             "the sites keep their state\n", (int) stop_signal, a.rs.rekeys);
 
 out:
-    for (size_t i = 0; i < a.n_watch; i++) {
-        if (a.watch[i]) {
-            jsonrpc_close(a.watch[i]);
-        }
-    }
-    free(a.watch);
-    free(a.next_try);
+    ctl_conns_destroy(a.conns);
     if (a.server) {
         unixctl_server_destroy(a.server);
     }

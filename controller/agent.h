@@ -3,9 +3,13 @@
  * (poll_block()), that
  *
  *   - reconciles every site with the desired state every --interval, and
- *     at once when a site's ovs-vswitchd comes back after a restart (a
- *     unixctl connection to each ovs-vswitchd is kept open: its EOF says
- *     the switch went away, a successful reconnect that it is back);
+ *     at once when a site's ovs-vswitchd comes back after a restart (the
+ *     connections to each site are kept open across rounds, struct
+ *     ctl_conns: the unixctl connection's EOF says the switch went away,
+ *     a successful reconnect that it is back); sites are independent: a
+ *     round reconciles every site that can be reached, and a site that
+ *     cannot holds up only the links with an end there (left as they are,
+ *     no rekey) until it is back;
  *   - rekeys each link make-before-break (rekey.h);
  *   - reloads the policy on SIGHUP or `esp-agent/reload [FILE]`, changing
  *     only what the new policy changes (ctl_state_carry_over()); an
@@ -31,10 +35,11 @@ struct ctl_agent_options {
 };
 
 /* Applies 'state' (compiled from 'policy') and keeps the sites so until
- * SIGTERM or SIGINT.  Takes ownership of 'policy' and 'state'.  Returns
- * the process exit status: 0 after a stop signal, 3 if a site was
- * unreachable at start, 4 if a site refused the first apply, 2 if the
- * unixctl socket asked for cannot be created. */
+ * SIGTERM or SIGINT.  Starts even if some sites cannot be reached or
+ * refuse the first apply (they are reported in the log and the status,
+ * and retried).  Takes ownership of 'policy' and 'state'.  Returns the
+ * process exit status: 0 after a stop signal, 2 if the unixctl socket
+ * asked for cannot be created. */
 int ctl_agent_run(const struct ctl_agent_options *,
                   struct ctl_policy *policy, struct ctl_state *state);
 

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/shash.h"
@@ -53,16 +55,70 @@
 /* Mask of the cookie bits that say "this flow is the agent's". */
 #define CTL_COOKIE_MASK UINT64_C(0xffffffff00000000)
 
+/* One site's connections, kept from one apply to the next. */
 struct site_conn {
-    struct ctl_site_state *ss;
+    /* What the connections go to (a site of a new policy with other
+     * values gets new connections). */
+    char *name, *unixctl, *ovsdb, *bridge;
+
     struct jsonrpc *rpc;                /* ovs-vswitchd unixctl. */
     struct ovsdb_idl *idl;
-    const struct ovsrec_bridge *br;
-    struct vconn *vconn;
+    bool idl_up;                        /* At the last look. */
+    struct vconn *vconn;                /* OpenFlow 1.3, bridge's mgmt. */
     enum ofputil_protocol proto;
+    long long int next_try;             /* Reconnect to ovs-vswitchd then
+                                         * (time_msec()). */
+
+    /* Reachability, for ctl_conns_site_status(). */
+    bool reachable;
+    char *error;                        /* The last apply's, or NULL. */
+    char *prev_error;                   /* The one before, during an apply:
+                                         * the same error is not logged
+                                         * again at every round. */
+    long long int since_wall;
+
+    /* During one apply. */
+    struct ctl_site_state *ss;
+    bool failed;                        /* Left out for the rest of it. */
+    bool lost;                          /* ... because it is unreachable. */
+    const struct ovsrec_bridge *br;
     struct json *sa_root;               /* `ipsec/sa-show --json`. */
     const struct json_array *sas;
 };
+
+struct ctl_conns {
+    struct site_conn **conns;
+    size_t n;
+    size_t n_failed;                    /* Sites failed at the last apply. */
+};
+
+static long long int
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long int) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Logs "esp-agent: SITE: MESSAGE" and keeps the first one of the apply as
+ * the site's error.  Returns nothing: the caller returns its errno. */
+static void OVS_PRINTF_FORMAT(3, 4)
+site_error(struct site_conn *c, FILE *log, const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    char *msg = xvasprintf(format, args);
+    va_end(args);
+    if (!c->prev_error || strcmp(c->prev_error, msg)) {
+        fprintf(log, "esp-agent: %s: %s\n", c->name, msg);
+    }
+    if (!c->failed && !c->error) {
+        c->error = msg;
+    } else {
+        free(msg);
+    }
+}
 
 void
 ctl_apply_init(void)
@@ -99,15 +155,17 @@ unixctl_call(struct site_conn *c, const char *cmd, int argc, char *argv[],
     int error = unixctl_client_transact(c->rpc, cmd, argc, argv, &res, &err);
 
     if (error) {
-        fprintf(log, "esp-agent: %s: %s: %s\n", c->ss->name, cmd,
-                ovs_strerror(error));
+        site_error(c, log, "%s: %s", cmd, ovs_retval_to_string(error));
+        /* The connection is no good any more: the next call opens a new
+         * one. */
+        jsonrpc_close(c->rpc);
+        c->rpc = NULL;
     } else if (err) {
         size_t len = strlen(err);
         while (len && err[len - 1] == '\n') {
             err[--len] = '\0';
         }
-        fprintf(log, "esp-agent: %s: %s refused: %s\n", c->ss->name, cmd,
-                err);
+        site_error(c, log, "%s refused: %s", cmd, err);
         error = EPROTO;
     }
     free(err);
@@ -140,8 +198,7 @@ read_sas(struct site_conn *c, FILE *log)
                                                 "sas")
                               : NULL);
     if (!sas || sas->type != JSON_ARRAY) {
-        fprintf(log, "esp-agent: %s: ipsec/sa-show --json: unexpected "
-                "answer\n", c->ss->name);
+        site_error(c, log, "ipsec/sa-show --json: unexpected answer");
         return EPROTO;
     }
     c->sas = json_array(sas);
@@ -269,7 +326,7 @@ sa_add(struct site_conn *c, const struct ctl_sa *sa, FILE *log)
 {
     char spec[2048];
     if (!ctl_sa_format_secret(sa, spec, sizeof spec)) {
-        fprintf(log, "esp-agent: %s: SA spec too long\n", c->ss->name);
+        site_error(c, log, "SA spec too long");
         return EINVAL;
     }
     char *argv[] = { sa->port, sa->inbound ? "in" : "out", spec };
@@ -433,9 +490,9 @@ reconcile_ports(struct site_conn *c, bool deleting,
     if (changes) {
         enum ovsdb_idl_txn_status status = ovsdb_idl_txn_commit_block(txn);
         if (status != TXN_SUCCESS && status != TXN_UNCHANGED) {
-            fprintf(log, "esp-agent: %s: OVSDB transaction failed: %s (%s)\n",
-                    c->ss->name, ovsdb_idl_txn_status_to_string(status),
-                    ovsdb_idl_txn_get_error(txn));
+            site_error(c, log, "OVSDB transaction failed: %s (%s)",
+                       ovsdb_idl_txn_status_to_string(status),
+                       ovsdb_idl_txn_get_error(txn));
             error = EPROTO;
         }
     }
@@ -450,8 +507,7 @@ reconcile_ports(struct site_conn *c, bool deleting,
         ovsdb_idl_run(c->idl);
         c->br = find_bridge(c->idl, c->ss->site->bridge);
         if (!c->br) {
-            fprintf(log, "esp-agent: %s: bridge %s disappeared\n",
-                    c->ss->name, c->ss->site->bridge);
+            site_error(c, log, "bridge %s disappeared", c->ss->site->bridge);
             return EPROTO;
         }
         size_t missing = 0;
@@ -468,9 +524,8 @@ reconcile_ports(struct site_conn *c, bool deleting,
             return 0;
         }
         if (time_msec() >= deadline) {
-            fprintf(log, "esp-agent: %s: %"PRIuSIZE" port(s) got no "
-                    "OpenFlow port number from ovs-vswitchd (see its log)\n",
-                    c->ss->name, missing);
+            site_error(c, log, "%"PRIuSIZE" port(s) got no OpenFlow port "
+                       "number from ovs-vswitchd (see its log)", missing);
             return EPROTO;
         }
         ovsdb_idl_wait(c->idl);
@@ -584,8 +639,7 @@ reconcile_flows(struct site_conn *c, struct ctl_apply_stats *st, FILE *log)
         char *err = parse_ofp_flow_mod_str(&fms[i], s, &map, NULL, OFPFC_ADD,
                                            &usable);
         if (err) {
-            fprintf(log, "esp-agent: %s: flow '%s': %s\n", c->ss->name, s,
-                    err);
+            site_error(c, log, "flow '%s': %s", s, err);
             free(err);
             free(s);
             error = EINVAL;
@@ -594,15 +648,15 @@ reconcile_flows(struct site_conn *c, struct ctl_apply_stats *st, FILE *log)
         free(s);
         n_fms++;
         if (!(usable & c->proto)) {
-            fprintf(log, "esp-agent: %s: flow %"PRIuSIZE" cannot be sent "
-                    "with OpenFlow 1.3\n", c->ss->name, i);
+            site_error(c, log, "flow %"PRIuSIZE" cannot be sent with "
+                       "OpenFlow 1.3", i);
             error = EINVAL;
             break;
         }
         error = normalize_flow_mod(&fms[i], c->proto);
         if (error) {
-            fprintf(log, "esp-agent: %s: flow %"PRIuSIZE" does not survive "
-                    "OpenFlow 1.3 encoding\n", c->ss->name, i);
+            site_error(c, log, "flow %"PRIuSIZE" does not survive "
+                       "OpenFlow 1.3 encoding", i);
             break;
         }
     }
@@ -619,8 +673,10 @@ reconcile_flows(struct site_conn *c, struct ctl_apply_stats *st, FILE *log)
         match_init_catchall(&fsr.match);
         error = vconn_dump_flows(c->vconn, &fsr, c->proto, &fses, &n_fses);
         if (error) {
-            fprintf(log, "esp-agent: %s: cannot read the flows of %s: %s\n",
-                    c->ss->name, c->ss->site->bridge, ovs_strerror(error));
+            site_error(c, log, "cannot read the flows of %s: %s",
+                       c->ss->site->bridge, ovs_retval_to_string(error));
+            vconn_close(c->vconn);
+            c->vconn = NULL;
         }
     }
 
@@ -677,17 +733,24 @@ reconcile_flows(struct site_conn *c, struct ctl_apply_stats *st, FILE *log)
     }
 
     if (!error && !ovs_list_is_empty(&requests)) {
-        struct ofpbuf *reply = NULL;
-        error = vconn_transact_multiple_noreply(c->vconn, &requests, &reply);
-        if (error) {
-            fprintf(log, "esp-agent: %s: OpenFlow: %s\n", c->ss->name,
-                    ovs_strerror(error));
-        } else if (reply) {
-            fprintf(log, "esp-agent: %s: a flow was refused: %s\n",
-                    c->ss->name,
-                    ofperr_to_string(ofperr_decode_msg(reply->data, NULL)));
-            ofpbuf_delete(reply);
+        /* One atomic bundle (OpenFlow 1.4 bundles, as the ONF extension
+         * to OpenFlow 1.3): the switch applies all of it or nothing, and
+         * never forwards with half of it. */
+        struct ovs_list errors;
+        error = vconn_bundle_transact(c->vconn, &requests,
+                                      OFPBF_ATOMIC | OFPBF_ORDERED, &errors);
+        if (!ovs_list_is_empty(&errors)) {
+            struct ofpbuf *reply = CONTAINER_OF(ovs_list_front(&errors),
+                                                struct ofpbuf, list_node);
+            site_error(c, log, "a flow was refused, none changed: %s",
+                       ofperr_to_string(ofperr_decode_msg(reply->data,
+                                                          NULL)));
+            ofpbuf_list_delete(&errors);
             error = EPROTO;
+        } else if (error) {
+            site_error(c, log, "OpenFlow: %s", ovs_retval_to_string(error));
+            vconn_close(c->vconn);
+            c->vconn = NULL;
         } else {
             if (added || deleted) {
                 fprintf(log, "esp-agent: %s: %"PRIuSIZE" flow(s) added or "
@@ -716,89 +779,406 @@ reconcile_flows(struct site_conn *c, struct ctl_apply_stats *st, FILE *log)
 /* --- Connections --------------------------------------------------------- */
 
 static char *
-mgmt_target(const struct ctl_site *site)
+mgmt_target(const struct site_conn *c)
 {
     /* ovs-vswitchd puts a bridge's management socket in its run directory,
      * which is also where its unixctl socket is. */
-    const char *slash = strrchr(site->unixctl, '/');
-    return xasprintf("unix:%.*s/%s.mgmt", (int) (slash - site->unixctl),
-                     site->unixctl, site->bridge);
-}
-
-static int
-site_connect(struct site_conn *c, FILE *log)
-{
-    const struct ctl_site *site = c->ss->site;
-    int error;
-
-    error = unixctl_client_create(site->unixctl, &c->rpc);
-    if (error) {
-        fprintf(log, "esp-agent: %s: cannot connect to ovs-vswitchd at %s: "
-                "%s\n", c->ss->name, site->unixctl, ovs_strerror(error));
-        return ENOTCONN;
-    }
-    error = read_sas(c, log);
-    if (error) {
-        fprintf(log, "esp-agent: %s: ovs-vswitchd at %s does not answer "
-                "ipsec/sa-show (is it the patched build?)\n", c->ss->name,
-                site->unixctl);
-        return ENOTCONN;
-    }
-
-    c->idl = ovsdb_idl_create(site->ovsdb, &ovsrec_idl_class, true, true);
-    ovsdb_idl_set_leader_only(c->idl, false);
-    error = idl_sync(c->idl, ovsdb_idl_get_seqno(c->idl),
-                     time_msec() + CTL_APPLY_TIMEOUT_MS);
-    if (error) {
-        fprintf(log, "esp-agent: %s: cannot read OVSDB at %s: %s\n",
-                c->ss->name, site->ovsdb, ovs_strerror(error));
-        return ENOTCONN;
-    }
-    c->br = find_bridge(c->idl, site->bridge);
-    if (!c->br) {
-        fprintf(log, "esp-agent: %s: no bridge %s in OVSDB at %s\n",
-                c->ss->name, site->bridge, site->ovsdb);
-        return ENOTCONN;
-    }
-
-    char *target = mgmt_target(site);
-    error = vconn_open_block(target, 1u << OFP13_VERSION, DSCP_DEFAULT,
-                             CTL_APPLY_TIMEOUT_MS, &c->vconn);
-    if (error) {
-        fprintf(log, "esp-agent: %s: cannot open OpenFlow 1.3 connection "
-                "to %s: %s\n", c->ss->name, target, ovs_strerror(error));
-        free(target);
-        return ENOTCONN;
-    }
-    free(target);
-    c->proto = ofputil_protocol_from_ofp_version(vconn_get_version(c->vconn));
-    return 0;
+    const char *slash = strrchr(c->unixctl, '/');
+    return xasprintf("unix:%.*s/%s.mgmt", (int) (slash - c->unixctl),
+                     c->unixctl, c->bridge);
 }
 
 static void
-site_disconnect(struct site_conn *c)
+close_rpc(struct site_conn *c)
 {
     if (c->rpc) {
         jsonrpc_close(c->rpc);
+        c->rpc = NULL;
     }
+}
+
+static void
+close_vconn(struct site_conn *c)
+{
+    vconn_close(c->vconn);
+    c->vconn = NULL;
+}
+
+static void
+set_reachable(struct site_conn *c, bool reachable)
+{
+    if (reachable != c->reachable) {
+        c->reachable = reachable;
+        c->since_wall = wall_ms();
+    }
+}
+
+/* ovs-vswitchd is away: what it had is gone with it. */
+static void
+switch_away(struct site_conn *c, const char *why, FILE *log)
+{
+    fprintf(log, "esp-agent: %s: ovs-vswitchd went away (%s); its bridge "
+            "fails closed until it is back, its links are left as they "
+            "are\n", c->name, why);
+    close_rpc(c);
+    close_vconn(c);
+    free(c->error);
+    c->error = xasprintf("ovs-vswitchd went away (%s)", why);
+    set_reachable(c, false);
+    c->next_try = time_msec();
+}
+
+/* Opens the unixctl connection to ovs-vswitchd, if it is not open. */
+static int
+open_rpc(struct site_conn *c, FILE *log)
+{
+    if (c->rpc) {
+        return 0;
+    }
+    int error = unixctl_client_create(c->unixctl, &c->rpc);
+    if (error) {
+        c->rpc = NULL;
+        c->next_try = time_msec() + CTL_RECONNECT_MS;
+        return error;
+    }
+    if (!c->reachable && (c->error || c->prev_error)) {
+        /* It was tried before, and failed. */
+        fprintf(log, "esp-agent: %s: ovs-vswitchd is up: reconciling now\n",
+                c->name);
+    }
+    return 0;
+}
+
+/* Makes 'c''s connections usable for this apply: reconnects what is
+ * closed, reads the site's SAs, and has its IDL up to date.  Waits (up to
+ * CTL_APPLY_TIMEOUT_MS) for the database's contents only on a new IDL;
+ * a kept IDL whose OVSDB is away makes the site unreachable at once, so
+ * that one site cannot hold up the others' rounds. */
+static int
+site_connect(struct site_conn *c, FILE *log)
+{
+    int error;
+
+    for (int attempt = 0; ; attempt++) {
+        bool fresh = !c->rpc;
+        error = open_rpc(c, log);
+        if (error) {
+            site_error(c, log, "cannot connect to ovs-vswitchd at %s: %s",
+                       c->unixctl, ovs_strerror(error));
+            return ENOTCONN;
+        }
+        error = read_sas(c, log);
+        if (!error) {
+            break;
+        }
+        if (error == EPROTO || fresh || attempt) {
+            site_error(c, log, "ovs-vswitchd at %s does not answer "
+                       "ipsec/sa-show (is it the patched build?)",
+                       c->unixctl);
+            return ENOTCONN;
+        }
+        /* The kept connection was stale (ovs-vswitchd restarted since):
+         * once more, with a new one. */
+        free(c->error);
+        c->error = NULL;
+    }
+
+    bool block = !c->idl;
+    if (!c->idl) {
+        c->idl = ovsdb_idl_create(c->ovsdb, &ovsrec_idl_class, true, true);
+        ovsdb_idl_set_leader_only(c->idl, false);
+    }
+    ovsdb_idl_run(c->idl);
+    if (!ovsdb_idl_has_ever_connected(c->idl) && block) {
+        error = idl_sync(c->idl, 0, time_msec() + CTL_APPLY_TIMEOUT_MS);
+    } else if (!ovsdb_idl_has_ever_connected(c->idl)
+               || !ovsdb_idl_is_connected(c->idl)) {
+        error = ENOTCONN;
+    }
+    c->idl_up = !error;
+    if (error) {
+        site_error(c, log, "cannot read OVSDB at %s: %s", c->ovsdb,
+                   ovs_strerror(error));
+        return ENOTCONN;
+    }
+    c->br = find_bridge(c->idl, c->bridge);
+    if (!c->br) {
+        site_error(c, log, "no bridge %s in OVSDB at %s", c->bridge,
+                   c->ovsdb);
+        return ENOTCONN;
+    }
+
+    if (c->vconn) {
+        /* Whatever the switch sent since the last apply (port status
+         * messages, an echo request), and its end of file. */
+        struct ofpbuf *msg;
+        vconn_run(c->vconn);
+        while (!(error = vconn_recv(c->vconn, &msg))) {
+            ofpbuf_delete(msg);
+        }
+        if (error != EAGAIN) {
+            close_vconn(c);
+        }
+    }
+    if (!c->vconn) {
+        char *target = mgmt_target(c);
+        error = vconn_open_block(target, 1u << OFP13_VERSION, DSCP_DEFAULT,
+                                 CTL_APPLY_TIMEOUT_MS, &c->vconn);
+        if (error) {
+            c->vconn = NULL;
+            site_error(c, log, "cannot open OpenFlow 1.3 connection to "
+                       "%s: %s", target, ovs_strerror(error));
+            free(target);
+            return ENOTCONN;
+        }
+        free(target);
+        c->proto = ofputil_protocol_from_ofp_version(
+            vconn_get_version(c->vconn));
+    }
+    return 0;
+}
+
+static struct site_conn *
+conn_create(const struct ctl_site_state *ss)
+{
+    struct site_conn *c = xzalloc(sizeof *c);
+    c->name = xstrdup(ss->name);
+    c->unixctl = xstrdup(ss->site->unixctl);
+    c->ovsdb = xstrdup(ss->site->ovsdb);
+    c->bridge = xstrdup(ss->site->bridge);
+    c->since_wall = wall_ms();
+    return c;
+}
+
+static void
+conn_destroy(struct site_conn *c)
+{
+    close_rpc(c);
     if (c->idl) {
         ovsdb_idl_destroy(c->idl);
     }
-    vconn_close(c->vconn);
+    close_vconn(c);
     json_destroy(c->sa_root);
+    free(c->error);
+    free(c->prev_error);
+    free(c->name);
+    free(c->unixctl);
+    free(c->ovsdb);
+    free(c->bridge);
+    free(c);
+}
+
+static bool
+conn_matches(const struct site_conn *c, const struct ctl_site_state *ss)
+{
+    return (!strcmp(c->name, ss->name)
+            && !strcmp(c->unixctl, ss->site->unixctl)
+            && !strcmp(c->ovsdb, ss->site->ovsdb)
+            && !strcmp(c->bridge, ss->site->bridge));
+}
+
+/* Makes 'conns' hold one connection per site of 'state', in its order,
+ * keeping those it has; returns how many. */
+static size_t
+conns_sync(struct ctl_conns *conns, struct ctl_state *state)
+{
+    struct site_conn **new = xcalloc(state->n_sites ? state->n_sites : 1,
+                                     sizeof *new);
+    size_t n = 0;
+
+    for (size_t i = 0; i < state->n_sites; i++) {
+        struct ctl_site_state *ss = &state->sites[i];
+        if (ss->gateway) {
+            continue;
+        }
+        struct site_conn *c = NULL;
+        for (size_t j = 0; j < conns->n && !c; j++) {
+            if (conns->conns[j] && conn_matches(conns->conns[j], ss)) {
+                c = conns->conns[j];
+                conns->conns[j] = NULL;
+            }
+        }
+        new[n] = c ? c : conn_create(ss);
+        new[n]->ss = ss;
+        n++;
+    }
+    for (size_t j = 0; j < conns->n; j++) {
+        if (conns->conns[j]) {
+            conn_destroy(conns->conns[j]);
+        }
+    }
+    free(conns->conns);
+    conns->conns = new;
+    conns->n = n;
+    return n;
+}
+
+struct ctl_conns *
+ctl_conns_create(void)
+{
+    return xzalloc(sizeof(struct ctl_conns));
+}
+
+void
+ctl_conns_destroy(struct ctl_conns *conns)
+{
+    if (conns) {
+        for (size_t i = 0; i < conns->n; i++) {
+            conn_destroy(conns->conns[i]);
+        }
+        free(conns->conns);
+        free(conns);
+    }
+}
+
+bool
+ctl_conns_run(struct ctl_conns *conns, FILE *log)
+{
+    long long int now = time_msec();
+    bool back = false;
+
+    for (size_t i = 0; i < conns->n; i++) {
+        struct site_conn *c = conns->conns[i];
+
+        if (c->rpc) {
+            struct jsonrpc_msg *msg;
+            jsonrpc_run(c->rpc);
+            int error = jsonrpc_recv(c->rpc, &msg);
+            if (!error) {
+                jsonrpc_msg_destroy(msg);
+            } else if (error != EAGAIN) {
+                switch_away(c, ovs_retval_to_string(error), log);
+            }
+        } else if (now >= c->next_try) {
+            if (!open_rpc(c, log)) {
+                back = true;
+            }
+        }
+
+        if (c->idl) {
+            ovsdb_idl_run(c->idl);
+            bool up = (ovsdb_idl_is_connected(c->idl)
+                       && ovsdb_idl_has_ever_connected(c->idl));
+            if (up && !c->idl_up && !c->reachable && c->error) {
+                fprintf(log, "esp-agent: %s: connected to OVSDB again: "
+                        "reconciling now\n", c->name);
+                back = true;
+            }
+            c->idl_up = up;
+        }
+
+        if (c->vconn) {
+            struct ofpbuf *msg;
+            int error;
+            vconn_run(c->vconn);
+            while (!(error = vconn_recv(c->vconn, &msg))) {
+                enum ofptype type;
+                if (!ofptype_decode(&type, msg->data)
+                    && type == OFPTYPE_ECHO_REQUEST) {
+                    struct ofpbuf *reply = ofputil_encode_echo_reply(
+                        msg->data);
+                    if (vconn_send(c->vconn, reply)) {
+                        ofpbuf_delete(reply);
+                    }
+                }
+                ofpbuf_delete(msg);
+            }
+            if (error != EAGAIN) {
+                close_vconn(c);
+            }
+        }
+    }
+    return back;
+}
+
+void
+ctl_conns_wait(const struct ctl_conns *conns)
+{
+    for (size_t i = 0; i < conns->n; i++) {
+        const struct site_conn *c = conns->conns[i];
+        if (c->rpc) {
+            jsonrpc_wait(c->rpc);
+            jsonrpc_recv_wait(c->rpc);
+        } else {
+            poll_timer_wait_until(c->next_try);
+        }
+        if (c->idl) {
+            ovsdb_idl_wait(c->idl);
+        }
+        if (c->vconn) {
+            vconn_run_wait(c->vconn);
+            vconn_recv_wait(c->vconn);
+        }
+    }
+}
+
+void
+ctl_conns_freeze(const struct ctl_conns *conns, struct ctl_state *state)
+{
+    const struct ctl_policy *pol = state->policy;
+    for (size_t li = 0; li < pol->n_links; li++) {
+        for (int e = 0; e < 2; e++) {
+            int site = pol->links[li].ep[e].site;
+            struct ctl_site_status s;
+            if (site >= 0) {
+                ctl_conns_site_status(conns, pol->sites[site].name, &s);
+                if (s.known && !s.reachable) {
+                    state->links[li].frozen = true;
+                }
+            }
+        }
+    }
+}
+
+void
+ctl_conns_site_status(const struct ctl_conns *conns, const char *name,
+                      struct ctl_site_status *s)
+{
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; conns && i < conns->n; i++) {
+        const struct site_conn *c = conns->conns[i];
+        if (!strcmp(c->name, name)) {
+            s->known = true;
+            s->reachable = c->reachable;
+            s->error = c->error;
+            s->since_wall = c->since_wall;
+            return;
+        }
+    }
 }
 
 /* --- SAs across sites ---------------------------------------------------- */
 
+/* The connection of site 'ss' in this apply; NULL for a gateway. */
 static struct site_conn *
-conn_of(struct site_conn *conns, size_t n, const struct ctl_site_state *ss)
+conn_of(struct site_conn **conns, size_t n, const struct ctl_site_state *ss)
 {
     for (size_t i = 0; i < n; i++) {
-        if (conns[i].ss == ss) {
-            return &conns[i];
+        if (conns[i]->ss == ss) {
+            return conns[i];
         }
     }
-    return NULL;                /* A gateway. */
+    return NULL;
+}
+
+/* Leaves site 'c' out for the rest of this apply ('error': its errno) and
+ * freezes the links with an end there. */
+static void
+site_fail(struct ctl_state *state, struct site_conn *c, int error)
+{
+    c->failed = true;
+    if (error != EPROTO && error != EINVAL) {
+        c->lost = true;
+    }
+    const struct ctl_policy *pol = state->policy;
+    size_t site = c->ss - state->sites;
+    for (size_t li = 0; li < pol->n_links; li++) {
+        const struct ctl_link *link = &pol->links[li];
+        if ((link->ep[0].site >= 0 && (size_t) link->ep[0].site == site)
+            || (link->ep[1].site >= 0 && (size_t) link->ep[1].site == site)) {
+            state->links[li].frozen = true;
+        }
+    }
 }
 
 /* The inbound partner of outbound SA 'out': same SPI, at another end. */
@@ -856,25 +1236,25 @@ read_counters(const struct site_conn *c, struct ctl_sa *sa)
     }
 }
 
-/* Adopts installed pairs equivalent to the desired ones, then installs
- * what is missing: every inbound SA before any outbound one. */
 /* Replaces, with fresh keys, the pairs of the links of which an SA that
  * was installed is gone from its site (ovs-vswitchd restarted, or an
- * operator deleted it): see 'installed' in compile.h. */
+ * operator deleted it): see 'installed' in compile.h.  A frozen link is
+ * left for when its other end is back. */
 static int
-replace_lost_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
-                 struct ctl_apply_stats *st, FILE *log)
+replace_lost_sas(struct ctl_state *state, struct site_conn **conns,
+                 size_t n, struct ctl_apply_stats *st, FILE *log)
 {
     size_t n_links = state->policy->n_links;
     bool *lost = xcalloc(n_links ? n_links : 1, sizeof *lost);
     int error = 0;
 
     for (size_t i = 0; i < n; i++) {
-        struct site_conn *c = &conns[i];
-        for (size_t k = 0; k < c->ss->n_sas; k++) {
+        struct site_conn *c = conns[i];
+        for (size_t k = 0; k < c->ss->n_sas && !c->failed; k++) {
             struct ctl_sa *sa = &c->ss->sas[k];
             if (!sa->retiring && (sa->installed || sa->adopted)
-                && !lost[sa->link] && !sa_installed(c, sa, sa->spi)) {
+                && !lost[sa->link] && !state->links[sa->link].frozen
+                && !sa_installed(c, sa, sa->spi)) {
                 fprintf(log, "esp-agent: %s: %s SA 0x%08"PRIx32" of link %s "
                         "is gone (ovs-vswitchd restarted?): replacing the "
                         "pair with fresh keys\n", c->ss->name,
@@ -916,8 +1296,12 @@ replace_lost_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
     return error;
 }
 
+/* Adopts installed pairs equivalent to the desired ones, then installs
+ * what is missing: every inbound SA before any outbound one.  Nothing of a
+ * frozen link; a site that fails is left out, and its links frozen, before
+ * any outbound SA is installed. */
 static int
-reconcile_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
+reconcile_sas(struct ctl_state *state, struct site_conn **conns, size_t n,
               struct ctl_apply_stats *st, FILE *log)
 {
     int error = replace_lost_sas(state, conns, n, st, log);
@@ -931,6 +1315,7 @@ reconcile_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
             struct ctl_site_state *ys;
             struct ctl_sa *in;
             if (out->inbound || out->retiring
+                || state->links[out->link].frozen
                 || !(in = find_partner(state, out, &ys))) {
                 continue;
             }
@@ -972,33 +1357,37 @@ reconcile_sas(struct ctl_state *state, struct site_conn *conns, size_t n,
     for (int pass = 0; pass < 2; pass++) {
         bool inbound = pass == 0;
         for (size_t i = 0; i < n; i++) {
-            struct site_conn *c = &conns[i];
-            for (size_t k = 0; k < c->ss->n_sas; k++) {
+            struct site_conn *c = conns[i];
+            for (size_t k = 0; k < c->ss->n_sas && !c->failed; k++) {
                 struct ctl_sa *sa = &c->ss->sas[k];
                 if (sa->inbound != inbound) {
                     continue;
                 }
-                if (sa->retiring) {
-                    /* Replaced by a rekey: kept while it lasts, never put
-                     * back (an old outbound SA would become active). */
-                    continue;
-                }
                 if (sa_installed(c, sa, sa->spi)) {
-                    sa->installed = true;
+                    if (!sa->retiring) {
+                        sa->installed = true;
+                    }
                     read_counters(c, sa);
                     continue;
                 }
+                if (sa->retiring || state->links[sa->link].frozen) {
+                    /* A retiring SA was replaced by a rekey: kept while
+                     * it lasts, never put back (an old outbound SA would
+                     * become active). */
+                    continue;
+                }
                 if (sa->adopted) {
-                    fprintf(log, "esp-agent: %s: %s SA 0x%08"PRIx32" on %s "
-                            "is gone and its key is not known to this "
-                            "process; restart the agent to replace the "
-                            "pair\n", c->ss->name, inbound ? "in" : "out",
-                            sa->spi, sa->port);
-                    return EPROTO;
+                    site_error(c, log, "%s SA 0x%08"PRIx32" on %s is gone "
+                               "and its key is not known to this process; "
+                               "restart the agent to replace the pair",
+                               inbound ? "in" : "out", sa->spi, sa->port);
+                    site_fail(state, c, EPROTO);
+                    break;
                 }
                 error = sa_add(c, sa, log);
                 if (error) {
-                    return error;
+                    site_fail(state, c, error);
+                    break;
                 }
                 sa->installed = true;
                 st->sas_added++;
@@ -1022,11 +1411,26 @@ sa_wanted(const struct ctl_site_state *ss, const char *port, bool inbound,
     return false;
 }
 
+/* Is 'port' of 'ss' the port of a frozen link? */
+static bool
+port_frozen(const struct ctl_state *state, const struct ctl_site_state *ss,
+            const char *port)
+{
+    for (size_t i = 0; i < ss->n_ports; i++) {
+        if (!strcmp(ss->ports[i].name, port)) {
+            return state->links[ss->ports[i].link].frozen;
+        }
+    }
+    return false;
+}
+
 /* Deletes the SAs on the agent's ports that the desired state lacks
- * (replaced pairs, links removed from the policy). */
+ * (replaced pairs, links removed from the policy), except on the ports of
+ * frozen links. */
 static int
-delete_stale_sas(struct site_conn *c, const struct sset *owned,
-                 struct ctl_apply_stats *st, FILE *log)
+delete_stale_sas(const struct ctl_state *state, struct site_conn *c,
+                 const struct sset *owned, struct ctl_apply_stats *st,
+                 FILE *log)
 {
     int error = read_sas(c, log);
     if (error) {
@@ -1041,7 +1445,8 @@ delete_stale_sas(struct site_conn *c, const struct sset *owned,
             continue;
         }
         bool ours = port_desired(c->ss, port) || sset_contains(owned, port);
-        if (!ours || sa_wanted(c->ss, port, !strcmp(dir, "in"), spi)) {
+        if (!ours || sa_wanted(c->ss, port, !strcmp(dir, "in"), spi)
+            || port_frozen(state, c->ss, port)) {
             continue;
         }
         char spi_s[16];
@@ -1062,58 +1467,71 @@ delete_stale_sas(struct site_conn *c, const struct sset *owned,
 /* --- Entry point --------------------------------------------------------- */
 
 int
-ctl_apply(struct ctl_state *state, struct ctl_apply_stats *st, FILE *log)
+ctl_apply(struct ctl_state *state, struct ctl_conns *conns_,
+          enum ctl_apply_mode mode, struct ctl_apply_stats *st, FILE *log)
 {
-    struct site_conn *conns = xcalloc(state->n_sites ? state->n_sites : 1,
-                                      sizeof *conns);
-    size_t n = 0;
+    struct ctl_conns *conns = conns_ ? conns_ : ctl_conns_create();
+    size_t n = conns_sync(conns, state);
+    struct site_conn **cs = conns->conns;
     int error = 0;
 
     memset(st, 0, sizeof *st);
+    for (size_t li = 0; li < state->policy->n_links; li++) {
+        state->links[li].frozen = false;
+    }
 
-    /* 1. Reach every site before changing anything anywhere. */
-    for (size_t i = 0; i < state->n_sites; i++) {
-        if (state->sites[i].gateway) {
-            continue;
-        }
-        struct site_conn *c = &conns[n++];
-        c->ss = &state->sites[i];
+    /* 1. Reach every site, each on its own. */
+    for (size_t i = 0; i < n; i++) {
+        struct site_conn *c = cs[i];
+        free(c->prev_error);
+        c->prev_error = c->error;
+        c->error = NULL;
+        c->failed = c->lost = false;
         int e = site_connect(c, log);
         if (e) {
-            error = e;
+            site_fail(state, c, e);
         }
     }
-    if (error) {
-        fprintf(log, "esp-agent: not every site is reachable: nothing "
-                "changed\n");
-        goto out;
+    if (mode == CTL_APPLY_ALL_OR_NOTHING) {
+        for (size_t i = 0; i < n; i++) {
+            if (cs[i]->failed) {
+                fprintf(log, "esp-agent: not every site is reachable: "
+                        "nothing changed\n");
+                error = ENOTCONN;
+                goto out;
+            }
+        }
     }
 
     /* The agent's ports as found, for the SAs of those about to go. */
     struct sset *owned = xcalloc(n ? n : 1, sizeof *owned);
     for (size_t i = 0; i < n; i++) {
         sset_init(&owned[i]);
-        for (size_t k = 0; k < conns[i].br->n_ports; k++) {
-            const struct ovsrec_port *p = conns[i].br->ports[k];
+        for (size_t k = 0; !cs[i]->failed && k < cs[i]->br->n_ports; k++) {
+            const struct ovsrec_port *p = cs[i]->br->ports[k];
             if (smap_get(&p->external_ids, CTL_PORT_OWNER_KEY)) {
                 sset_add(&owned[i], p->name);
             }
         }
     }
 
-    /* 2. SAs, 3. ports, 4. flows; then stale 5. ports and 6. SAs. */
-    error = reconcile_sas(state, conns, n, st, log);
-    for (size_t i = 0; i < n && !error; i++) {
-        error = reconcile_ports(&conns[i], false, st, log);
-    }
-    for (size_t i = 0; i < n && !error; i++) {
-        error = reconcile_flows(&conns[i], st, log);
-    }
-    for (size_t i = 0; i < n && !error; i++) {
-        error = reconcile_ports(&conns[i], true, st, log);
-    }
-    for (size_t i = 0; i < n && !error; i++) {
-        error = delete_stale_sas(&conns[i], &owned[i], st, log);
+    /* 2. SAs, 3. ports, 4. flows; then stale 5. ports and 6. SAs.  A site
+     * that fails a step skips the others. */
+    error = reconcile_sas(state, cs, n, st, log);
+    for (int step = 3; step <= 6 && !error; step++) {
+        for (size_t i = 0; i < n; i++) {
+            struct site_conn *c = cs[i];
+            if (c->failed) {
+                continue;
+            }
+            int e = (step == 3 ? reconcile_ports(c, false, st, log)
+                     : step == 4 ? reconcile_flows(c, st, log)
+                     : step == 5 ? reconcile_ports(c, true, st, log)
+                     : delete_stale_sas(state, c, &owned[i], st, log));
+            if (e) {
+                site_fail(state, c, e);
+            }
+        }
     }
     for (size_t i = 0; i < n; i++) {
         sset_destroy(&owned[i]);
@@ -1122,8 +1540,39 @@ ctl_apply(struct ctl_state *state, struct ctl_apply_stats *st, FILE *log)
 
 out:
     for (size_t i = 0; i < n; i++) {
-        site_disconnect(&conns[i]);
+        struct site_conn *c = cs[i];
+        if (c->failed) {
+            /* All or nothing: ENOTCONN only if nothing changed. */
+            bool lost = c->lost && (mode == CTL_APPLY_REACHABLE
+                                    || error == ENOTCONN);
+            st->sites_failed++;
+            if (!error) {
+                error = lost ? ENOTCONN : EPROTO;
+            } else if (error == ENOTCONN && !lost) {
+                error = EPROTO;
+            }
+        }
+        set_reachable(c, !c->lost);
+        free(c->prev_error);
+        c->prev_error = NULL;
+        json_destroy(c->sa_root);
+        c->sa_root = NULL;
+        c->sas = NULL;
+        c->br = NULL;
+        c->ss = NULL;
     }
-    free(conns);
+    for (size_t li = 0; li < state->policy->n_links; li++) {
+        st->links_frozen += state->links[li].frozen;
+    }
+    if (st->sites_failed && mode == CTL_APPLY_REACHABLE
+        && st->sites_failed != conns->n_failed) {
+        fprintf(log, "esp-agent: %zu of %zu sites failed; %zu links left "
+                "as they are until they are back\n", st->sites_failed, n,
+                st->links_frozen);
+    }
+    conns->n_failed = st->sites_failed;
+    if (!conns_) {
+        ctl_conns_destroy(conns);
+    }
     return error;
 }

@@ -130,6 +130,9 @@ struct ctl_link_info {
     size_t rekeys;                      /* Rekeys started, restores too. */
     long long int last_rekey;           /* Monotonic ms; 0 never. */
     long long int last_rekey_wall;      /* Wall clock ms; 0 never. */
+    bool frozen;                        /* An end's site failed at the last
+                                         * apply: nothing of the link is
+                                         * changed anywhere, no rekey. */
 };
 
 struct ctl_state {

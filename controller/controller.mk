@@ -30,9 +30,12 @@ CTL_ASAN_CFLAGS := -std=gnu11 -O1 -g -fsanitize=address,undefined \
 	-Idatapath -Icontroller -Wall -Wno-unused-parameter
 
 .PHONY: controller check-controller check-controller-system
-# The top-level `all` lists controller before ovs: build ovs first.
+# The top-level `all` lists controller before ovs: build ovs first.  The
+# sub-make is told that ovs is done (-o ovs): this make just made it, or
+# was itself told so (`make -o ovs ...`, which a sub-make does not
+# inherit).
 controller: ovs
-	$(MAKE) --no-print-directory $(B)/controller/esp-agent \
+	$(MAKE) --no-print-directory -o ovs $(B)/controller/esp-agent \
 	    $(B)/controller/test-controller
 
 # The library exists once `make ovs` has run; it has no rule of its own.
@@ -96,7 +99,8 @@ check-controller: controller $(B)/asan/controller/esp-agent \
 # 20+ make-before-break rekeys under probes with no loss (about 35 s);
 # restarts of ovs-vswitchd and of the agent under probes (about 35 s);
 # policy changes and 30+ invalid policies reloaded into a running agent on
-# three sites, under probes (about 35 s, with the ASan build).
+# three sites, under probes (about 35 s, with the ASan build); one of three
+# sites down, under probes and rekeys on the others (about 20 s, ASan).
 check-controller-system: controller $(B)/asan/controller/esp-agent
 	tests/ovs/agent-two-sites.sh $(CTL_OVS_SRC) $(B)/controller/esp-agent
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -106,4 +110,7 @@ check-controller-system: controller $(B)/asan/controller/esp-agent
 	tests/ovs/agent-restart.sh $(CTL_OVS_SRC) $(B)/controller/esp-agent
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    tests/ovs/agent-reload.sh $(CTL_OVS_SRC) \
+	    $(B)/asan/controller/esp-agent
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    tests/ovs/agent-sites.sh $(CTL_OVS_SRC) \
 	    $(B)/asan/controller/esp-agent

@@ -49,12 +49,15 @@ usage(FILE *out)
             "                 shown);\n"
             "                 changes nothing\n"
             "  apply          make every site's ovs-vswitchd and OVSDB hold\n"
-            "                 that state, changing only what differs\n"
-            "  run            apply, then reconcile every MS milliseconds\n"
-            "                 (default 1000) and at once when a switch comes\n"
-            "                 back, rekey each link before its soft\n"
-            "                 lifetime, reload POLICY.yaml on SIGHUP, until\n"
-            "                 SIGTERM or SIGINT\n"
+            "                 that state, changing only what differs; if a\n"
+            "                 site cannot be reached, change nothing\n"
+            "  run            apply to the sites that can be reached, then\n"
+            "                 reconcile every MS milliseconds (default 1000)\n"
+            "                 and at once when a switch comes back, rekey\n"
+            "                 each link before its soft lifetime, reload\n"
+            "                 POLICY.yaml on SIGHUP, until SIGTERM or\n"
+            "                 SIGINT; a site that is down holds up only its\n"
+            "                 links\n"
             "  --unixctl=PATH the agent's control socket for ovs-appctl -t\n"
             "                 PATH esp-agent/status [--json], esp-agent/\n"
             "                 reload [FILE], esp-agent/rekey LINK (default\n"
@@ -69,7 +72,9 @@ usage(FILE *out)
             "\n"
             "Exit status: 0 done, 1 invalid policy, 2 usage or I/O error,\n"
             "3 a site unreachable (nothing changed), 4 a site refused a "
-            "change.\n");
+            "change\n"
+            "(apply only: run reports unreachable sites and refusals in its\n"
+            "status and log, and keeps trying).\n");
 }
 
 static void
@@ -100,7 +105,8 @@ apply_once(struct ctl_state *state)
      * of the same user. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     ctl_apply_init();
-    int error = ctl_apply(state, &st, stderr);
+    int error = ctl_apply(state, NULL, CTL_APPLY_ALL_OR_NOTHING, &st,
+                          stderr);
     if (error) {
         return error == ENOTCONN ? EXIT_UNREACHABLE : EXIT_APPLY;
     }

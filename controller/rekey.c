@@ -149,6 +149,9 @@ ctl_rekey_link(struct ctl_state *st, size_t li, long long int now, FILE *log)
     if (link_to_gateway(st, li)) {
         return ENOTSUP;
     }
+    if (st->links[li].frozen) {
+        return ENOTCONN;
+    }
     if (link_busy(st, li)) {
         return EBUSY;
     }
@@ -309,7 +312,8 @@ ctl_rekey_run(struct ctl_state *st, const struct ctl_rekey_options *opts,
     /* 3. Links due for a rekey. */
     for (size_t li = 0; li < st->policy->n_links; li++) {
         struct sa_ref out[MAX_DIRS], in[MAX_DIRS];
-        if (link_to_gateway(st, li) || link_busy(st, li)) {
+        if (link_to_gateway(st, li) || st->links[li].frozen
+            || link_busy(st, li)) {
             continue;
         }
         size_t n = link_pairs(st, li, out, in);
@@ -344,7 +348,8 @@ ctl_rekey_commit(struct ctl_state *st, const struct ctl_rekey_options *opts,
         struct ctl_site_state *ss = &st->sites[i];
         for (size_t k = 0; k < ss->n_sas; k++) {
             struct ctl_sa *sa = &ss->sas[k];
-            if (sa->retiring && !sa->retire_at) {
+            if (sa->retiring && !sa->retire_at
+                && !st->links[sa->link].frozen) {
                 sa->retire_at = at > 0 ? at : 1;
             }
         }

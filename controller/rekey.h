@@ -43,9 +43,10 @@ struct ctl_rekey_stats {
  * grace period is over (wiping their keys), then starts the rekey of every
  * link whose current pair reached a soft limit (seconds since it was made,
  * or the packets or bytes last read from the sites) or, with 'every_ms',
- * that age.  A link whose previous pair is still in its grace period, or
- * with an end at an external gateway (whose SAs are configured out of
- * band), is not rekeyed.  Logs each rekey to 'log' with the link, the old
+ * that age.  A link whose previous pair is still in its grace period, a
+ * frozen link (an end's site failed at the last apply), or a link with an
+ * end at an external gateway (whose SAs are configured out of band), is
+ * not rekeyed.  Logs each rekey to 'log' with the link, the old
  * and new SPIs (never a key).  Adds to '*stats'.  Returns 0 or a positive
  * errno (getrandom() failing; the state is then unchanged for that
  * link). */
@@ -53,15 +54,17 @@ int ctl_rekey_run(struct ctl_state *state, const struct ctl_rekey_options *,
                   long long int now, struct ctl_rekey_stats *stats,
                   FILE *log);
 
-/* Tells that ctl_apply() succeeded at monotonic time 'now': the grace
- * period of the pairs retired since the last call starts. */
+/* Tells that ctl_apply() returned at monotonic time 'now': the grace
+ * period of the pairs retired since the last call starts, on every link
+ * that apply did not leave frozen (whose new pair is now installed on
+ * both ends). */
 void ctl_rekey_commit(struct ctl_state *state,
                       const struct ctl_rekey_options *, long long int now);
 
 /* Starts the rekey of link 'link' now, whatever its lifetimes (the
  * operator's `rekey` command, tests).  Returns 0, EBUSY if the link's
- * previous pair is still in its grace period, ENOTSUP for a link to a
- * gateway, or a positive errno value. */
+ * previous pair is still in its grace period, ENOTCONN if the link is
+ * frozen, ENOTSUP for a link to a gateway, or a positive errno value. */
 int ctl_rekey_link(struct ctl_state *state, size_t link, long long int now,
                    FILE *log);
 

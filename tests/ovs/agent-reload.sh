@@ -73,7 +73,7 @@ T0=$(date +%s)
 # --- topology ---------------------------------------------------------------
 netns_add ha hb hc site-a site-b site-c wan
 netns_no_ipv6 ha hb hc site-a site-b site-c wan
-in_ns wan ip link add sw type bridge
+in_ns wan ip link add sw type bridge mcast_snooping 0
 in_ns wan ip link set sw up
 i=1
 for x in a b c; do

@@ -33,9 +33,14 @@ OVS_SERIES := $(shell sed -e 's/\#.*//' ovs-patches/series 2>/dev/null)
 OVS_PATCHES := $(addprefix ovs-patches/,$(OVS_SERIES))
 OVS_VSWITCHD := $(OVS_SRC)/vswitchd/ovs-vswitchd
 OVS_ESPDP_LIB := $(B)/libespdp.a
+# The offload registry and providers (offload/offload.mk builds them; named
+# here because that file is included after this one).
+OVS_OFFLOAD_LIBS := $(B)/offload/libipsec-offload-dpdk.a \
+	$(B)/offload/libipsec-offload.a
 OVS_CONFIGURE_FLAGS := --with-dpdk=shared PYTHON3=$(PYTHON3) \
-	ESPDP_CFLAGS="-I$(CURDIR)/datapath" \
-	ESPDP_LIBS="-L$(CURDIR)/$(B) -lespdp -lIPSec_MB -lcrypto"
+	ESPDP_CFLAGS="-I$(CURDIR)/datapath -I$(CURDIR)/offload" \
+	ESPDP_LIBS="-L$(CURDIR)/$(B)/offload -lipsec-offload-dpdk \
+	-lipsec-offload -L$(CURDIR)/$(B) -lespdp -lIPSec_MB -lcrypto"
 # Parallelism for OVS's own make when the top-level make runs without -j
 # (with -j, the sub-make shares the top-level jobserver).
 OVS_JOBS ?= 2
@@ -71,18 +76,19 @@ $(OVS_DIR)/patched.stamp: $(OVS_TARBALL) ovs-patches/series $(OVS_PATCHES)
 	touch $@
 
 $(OVS_DIR)/configured.stamp: $(OVS_DIR)/patched.stamp $(OVS_FLAGS_FILE) \
-		| $(OVS_ESPDP_LIB)
+		| $(OVS_ESPDP_LIB) $(OVS_OFFLOAD_LIBS)
 	cd $(OVS_SRC) && ./configure $(OVS_CONFIGURE_FLAGS) \
 	    > ../configure.log 2>&1 || { tail -20 ../configure.log; exit 1; }
 	grep -q '^HAVE_ESPDP=.yes' $(OVS_SRC)/tests/atlocal
 	touch $@
 
-ovs: $(OVS_DIR)/configured.stamp $(OVS_ESPDP_LIB)
-	@if test -e $(OVS_VSWITCHD) && \
-	    test $(OVS_ESPDP_LIB) -nt $(OVS_VSWITCHD); then \
-	    echo "ovs: libespdp.a changed, relinking ovs-vswitchd"; \
-	    rm -f $(OVS_VSWITCHD); \
-	fi
+ovs: $(OVS_DIR)/configured.stamp $(OVS_ESPDP_LIB) $(OVS_OFFLOAD_LIBS)
+	@for lib in $(OVS_ESPDP_LIB) $(OVS_OFFLOAD_LIBS); do \
+	    if test -e $(OVS_VSWITCHD) && test $$lib -nt $(OVS_VSWITCHD); then \
+	        echo "ovs: $$lib changed, relinking ovs-vswitchd"; \
+	        rm -f $(OVS_VSWITCHD); \
+	    fi; \
+	done
 	+$(OVS_SUBMAKE) --no-print-directory
 
 # The ESP tunnel port cases (tests/ipsec.at) make and check ESP frames with

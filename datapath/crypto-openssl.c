@@ -285,6 +285,33 @@ ossl_decrypt_burst(struct esp_crypto_op *ops[], unsigned int n)
     ossl_burst(ops, n, 0);
 }
 
+static void
+ossl_derive_iv(struct esp_crypto_op *ops[], unsigned int n)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+    for (unsigned int i = 0; i < n; i++) {
+        struct esp_crypto_op *op = ops[i];
+        const struct ossl_ctx *ctx = op->ctx;
+        uint8_t derived[AES_BLOCK];
+
+        if (!c) {
+            op->status = ENOMEM;
+        } else if (n > ESP_BURST_MAX || !ctx || !op->iv_out
+                   || !is_cbc(ctx->suite)) {
+            op->status = EINVAL;
+        } else {
+            /* NIST SP 800-38A appendix C, as in cbc_op(). */
+            op->status = cbc_crypt(c, ctx, true, NULL, op->iv, derived,
+                                   AES_BLOCK, 1);
+            if (!op->status) {
+                memcpy(op->iv_out, derived, AES_BLOCK);
+            }
+        }
+    }
+    EVP_CIPHER_CTX_free(c);
+}
+
 const struct esp_crypto_engine esp_crypto_openssl = {
     .name = "openssl",
     .supports = ossl_supports,
@@ -292,4 +319,5 @@ const struct esp_crypto_engine esp_crypto_openssl = {
     .ctx_destroy = ossl_ctx_destroy,
     .encrypt_burst = ossl_encrypt_burst,
     .decrypt_burst = ossl_decrypt_burst,
+    .derive_iv = ossl_derive_iv,
 };

@@ -100,6 +100,14 @@ struct esp_crypto_engine {
      * from several threads at once, also with the same contexts. */
     void (*encrypt_burst)(struct esp_crypto_op *ops[], unsigned int n);
     void (*decrypt_burst)(struct esp_crypto_op *ops[], unsigned int n);
+
+    /* Optional (may be null).  CBC suites only: for each op, writes
+     * AES_K(iv) to 'iv_out' under the cipher key of 'ctx', the IV that
+     * encrypt_burst() would derive, and nothing else ('data', 'auth' and
+     * 'icv' are ignored).  Inline crypto uses it for the IVs the NIC
+     * encrypts with (esp-out.c).  Sets each op's 'status' (EINVAL: not a
+     * CBC context, or n > ESP_BURST_MAX).  Thread-safe like the above. */
+    void (*derive_iv)(struct esp_crypto_op *ops[], unsigned int n);
 };
 
 extern const struct esp_crypto_engine esp_crypto_ipsecmb;

@@ -299,8 +299,14 @@ decap_ecn(uint8_t outer_tos, uint8_t *inner)
     }
     if (new != in) {
         if (v4) {
-            inner[1] = (inner[1] & ~3) | new;
-            esp_ipv4_set_csum(inner);
+            uint16_t old_w = get_be16(inner);
+            uint16_t new_w = (old_w & ~3) | new;
+
+            /* Only the ECN bits change (RFC 1624 eqn. 3, esp-private.h):
+             * an inner checksum the peer got wrong stays wrong. */
+            inner[1] = new_w;
+            put_be16(inner + 10,
+                     esp_csum_replace16(get_be16(inner + 10), old_w, new_w));
         } else {
             inner[1] = (inner[1] & ~0x30) | new << 4;
         }
@@ -411,12 +417,21 @@ finish(struct esp_buf *b, struct in_state *st, uint32_t *out_len)
     } else {
         uint32_t l3 = st->l3_len, total = l3 + payload_len;
         uint8_t *new_ip = data - l3;
+        /* IPv4: the fields the checksum update needs, read where they
+         * were not just written. */
+        uint16_t hc = get_be16(ip + 10), old_total = get_be16(ip + 2);
+        uint8_t old_proto = ip[st->nh_off];
 
         memmove(new_ip, ip, l3);
         new_ip[st->nh_off] = nh;
         if (new_ip[0] >> 4 == 4) {
+            /* Only the total length and protocol change: an incremental
+             * update (esp-private.h), equal to a full recomputation,
+             * without reading back the header just moved. */
             put_be16(new_ip + 2, total);
-            esp_ipv4_set_csum(new_ip);
+            put_be16(new_ip + 10,
+                     esp_ipv4_csum_update(hc, old_total, total, old_proto,
+                                          nh));
         } else {
             put_be16(new_ip + 4, total - IPV6_HDR_LEN);
         }

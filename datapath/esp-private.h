@@ -93,8 +93,53 @@ struct esp_flow {
 bool esp_parse_flow(const uint8_t *ip, size_t len, struct esp_flow *);
 bool esp_flow_match(const struct esp_sa *, const struct esp_flow *);
 uint16_t esp_csum(const void *data, size_t len, uint32_t sum);
-void esp_ipv4_set_csum(uint8_t *ip);
 bool esp_ipv6_ext(uint8_t nh);
+
+/* RFC 1624 section 3, eqn. 3: the IPv4 header checksum 'hc' after the
+ * total length went from 'old_len' to 'new_len' and the protocol from
+ * 'old_proto' to 'new_proto', the TTL beside it unchanged:
+ *
+ *     HC' = ~(~HC + ~m + m')
+ *
+ * for each changed 16-bit word m.  The TTL/protocol word changes by
+ * new_proto - old_proto, which is what ~old_proto + new_proto adds.
+ * Everything comes from registers: recomputing the sum over a header
+ * just written stalls on store forwarding (esp-out.c, esp-in.c).
+ *
+ * Equal to a full recomputation (esp_csum()) whenever 'hc' verified,
+ * including the edge cases of a computed 0x0000 and its other form
+ * 0xffff (RFC 1624 section 3): a verified HC makes ~HC congruent modulo
+ * 0xffff to the sum of the other words, so the sum below is congruent to
+ * the full sum of the new header; neither is ever +0 (folding a nonzero
+ * sum never gives 0, and m', the total length, is at least 20; a header
+ * starts with a nonzero version), so both lie in 1..0xffff, hence are
+ * equal.  Eqn. 3 is the form without eqn. 2's -0 problem (RFC 1624
+ * section 4).  A checksum that did not verify stays wrong (an incremental
+ * update carries the error over, it never repairs it): the receiver still
+ * drops the packet.  tests/unit/test-csum.c checks all of this. */
+static inline uint16_t
+esp_ipv4_csum_update(uint16_t hc, uint16_t old_len, uint16_t new_len,
+                     uint8_t old_proto, uint8_t new_proto)
+{
+    uint32_t sum = (uint16_t) ~hc;
+
+    sum += (uint16_t) ~old_len + (uint32_t) new_len;
+    sum += (uint16_t) ~old_proto + (uint32_t) new_proto;
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return ~sum;
+}
+
+/* RFC 1624 eqn. 3 for one changed 16-bit word. */
+static inline uint16_t
+esp_csum_replace16(uint16_t hc, uint16_t old, uint16_t new)
+{
+    uint32_t sum = (uint32_t) (uint16_t) ~hc + (uint16_t) ~old + new;
+
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return ~sum;
+}
 
 static inline uint16_t
 get_be16(const uint8_t *p)

@@ -778,10 +778,3 @@ esp_csum(const void *data, size_t len, uint32_t sum)
     }
     return ~acc & 0xffff;
 }
-
-void
-esp_ipv4_set_csum(uint8_t *ip)
-{
-    ip[10] = ip[11] = 0;
-    put_be16(ip + 10, esp_csum(ip, (ip[0] & 0xf) * 4, 0));
-}

@@ -21,7 +21,10 @@ CTL_OVS_AVX512_LIB := $(CTL_OVS_SRC)/lib/.libs/libopenvswitchavx512.a
 CTL_OVS_CFLAGS := -std=gnu11 -O2 -g -Wall -Wno-unused-parameter \
 	-Wno-sign-compare -D_GNU_SOURCE -Idatapath -Icontroller \
 	-I$(CTL_OVS_SRC) -I$(CTL_OVS_SRC)/include -I$(CTL_OVS_SRC)/lib
-CTL_OVS_LIBS = $(CTL_OVS_LIB) $(CTL_OVS_AVX512_LIB) -L$(B) -lespdp \
+# The engine and offload libraries exactly as the OVS build links them
+# (its ESPDP_LIBS: libespdp, the offload registry and providers, ...).
+CTL_OVS_LIBS = $(CTL_OVS_LIB) $(CTL_OVS_AVX512_LIB) \
+	$(shell sed -n 's/^ESPDP_LIBS = //p' $(CTL_OVS_SRC)/Makefile 2>/dev/null) \
 	-lIPSec_MB -lssl -lcrypto \
 	$(shell sed -n 's/^LIBS = //p' $(CTL_OVS_SRC)/Makefile 2>/dev/null) \
 	-lpthread

@@ -293,7 +293,10 @@ fill_job(IMB_JOB *job, enum job_kind kind, struct esp_crypto_op *op,
          uint8_t *tag)
 {
     const struct mb_ctx *ctx = op->ctx;
-    uint8_t *data = op->data_len ? op->data : empty_buf;
+    /* An IV derivation reads only op->iv: the inline encap path that asks
+     * for it fills in nothing else (data_len is not set there). */
+    uint8_t *data = kind != JOB_IV_DERIVE && op->data_len
+                    ? op->data : empty_buf;
 
     job->user_data = op;
     job->user_data2 = NULL;

@@ -998,83 +998,57 @@ cd_burst(enum crypto_cryptodev_mode mode, struct esp_crypto_op *ops[],
     }
 }
 
-/* The two engines. */
+/* The two engines: the same functions, each for its mode (the engine
+ * interface passes no engine to supports() and the bursts). */
 
 static bool
-la_supports(enum esp_suite suite)
+cd_supports(enum crypto_cryptodev_mode mode, enum esp_suite suite)
 {
-    const struct cdev_mode *m = &modes[CRYPTO_CRYPTODEV_LOOKASIDE];
+    const struct cdev_mode *m = &modes[mode];
 
     return m->dev && (unsigned int) suite < ESP_N_SUITES
            && m->suite_ok[suite];
 }
 
-static bool
-cpu_supports(enum esp_suite suite)
-{
-    const struct cdev_mode *m = &modes[CRYPTO_CRYPTODEV_CPU];
+#define CD_ENGINE(NAME, MODE, STR)                                          \
+    static bool                                                             \
+    NAME##_supports(enum esp_suite suite)                                   \
+    {                                                                       \
+        return cd_supports(MODE, suite);                                    \
+    }                                                                       \
+                                                                            \
+    static int                                                              \
+    NAME##_ctx_create(enum esp_suite suite, const uint8_t *key,             \
+                      size_t key_len, const uint8_t *auth_key,              \
+                      size_t auth_key_len, void **ctxp)                     \
+    {                                                                       \
+        return cd_ctx_create(MODE, suite, key, key_len, auth_key,           \
+                             auth_key_len, ctxp);                           \
+    }                                                                       \
+                                                                            \
+    static void                                                             \
+    NAME##_encrypt_burst(struct esp_crypto_op *ops[], unsigned int n)       \
+    {                                                                       \
+        cd_burst(MODE, ops, n, true);                                       \
+    }                                                                       \
+                                                                            \
+    static void                                                             \
+    NAME##_decrypt_burst(struct esp_crypto_op *ops[], unsigned int n)       \
+    {                                                                       \
+        cd_burst(MODE, ops, n, false);                                      \
+    }                                                                       \
+                                                                            \
+    const struct esp_crypto_engine esp_crypto_cryptodev_##NAME = {          \
+        .name = STR,                                                        \
+        .supports = NAME##_supports,                                        \
+        .ctx_create = NAME##_ctx_create,                                    \
+        .ctx_destroy = cd_ctx_destroy,                                      \
+        .encrypt_burst = NAME##_encrypt_burst,                              \
+        .decrypt_burst = NAME##_decrypt_burst,                              \
+    }
 
-    return m->dev && (unsigned int) suite < ESP_N_SUITES
-           && m->suite_ok[suite];
-}
-
-static int
-la_ctx_create(enum esp_suite suite, const uint8_t *key, size_t key_len,
-              const uint8_t *auth_key, size_t auth_key_len, void **ctxp)
-{
-    return cd_ctx_create(CRYPTO_CRYPTODEV_LOOKASIDE, suite, key, key_len,
-                         auth_key, auth_key_len, ctxp);
-}
-
-static int
-cpu_ctx_create(enum esp_suite suite, const uint8_t *key, size_t key_len,
-               const uint8_t *auth_key, size_t auth_key_len, void **ctxp)
-{
-    return cd_ctx_create(CRYPTO_CRYPTODEV_CPU, suite, key, key_len,
-                         auth_key, auth_key_len, ctxp);
-}
-
-static void
-la_encrypt_burst(struct esp_crypto_op *ops[], unsigned int n)
-{
-    cd_burst(CRYPTO_CRYPTODEV_LOOKASIDE, ops, n, true);
-}
-
-static void
-la_decrypt_burst(struct esp_crypto_op *ops[], unsigned int n)
-{
-    cd_burst(CRYPTO_CRYPTODEV_LOOKASIDE, ops, n, false);
-}
-
-static void
-cpu_encrypt_burst(struct esp_crypto_op *ops[], unsigned int n)
-{
-    cd_burst(CRYPTO_CRYPTODEV_CPU, ops, n, true);
-}
-
-static void
-cpu_decrypt_burst(struct esp_crypto_op *ops[], unsigned int n)
-{
-    cd_burst(CRYPTO_CRYPTODEV_CPU, ops, n, false);
-}
-
-const struct esp_crypto_engine esp_crypto_cryptodev_lookaside = {
-    .name = "cryptodev-lookaside",
-    .supports = la_supports,
-    .ctx_create = la_ctx_create,
-    .ctx_destroy = cd_ctx_destroy,
-    .encrypt_burst = la_encrypt_burst,
-    .decrypt_burst = la_decrypt_burst,
-};
-
-const struct esp_crypto_engine esp_crypto_cryptodev_cpu = {
-    .name = "cryptodev-cpu",
-    .supports = cpu_supports,
-    .ctx_create = cpu_ctx_create,
-    .ctx_destroy = cd_ctx_destroy,
-    .encrypt_burst = cpu_encrypt_burst,
-    .decrypt_burst = cpu_decrypt_burst,
-};
+CD_ENGINE(lookaside, CRYPTO_CRYPTODEV_LOOKASIDE, "cryptodev-lookaside");
+CD_ENGINE(cpu, CRYPTO_CRYPTODEV_CPU, "cryptodev-cpu");
 
 /* Device setup. */
 

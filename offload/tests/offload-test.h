@@ -18,17 +18,29 @@
  * directory is removed at exit. */
 static char offload_test_runtime_dir[512];
 
+/* Initializes the EAL as above, with the arguments 'extra' (a
+ * NULL-terminated list of at most 8, e.g. "--vdev=crypto_aesni_mb0"; or
+ * NULL) too. */
 static inline int
-offload_test_eal_init(const char *name)
+offload_test_eal_init_args(const char *name, const char *const *extra)
 {
+    enum { N_BASE = 12, N_EXTRA = 8 };
     char prefix[64];
-    char *argv[] = {
+    char *argv[N_BASE + N_EXTRA + 1] = {
         (char *) name, "--no-huge", "--no-pci", "-l", "0", "-m", "64",
         "--no-shconf", "--no-telemetry", prefix,
-        "--log-level=error", "--log-level=lib.ethdev:critical", NULL,
+        "--log-level=error", "--log-level=lib.ethdev:critical",
     };
-    int argc = sizeof argv / sizeof argv[0] - 1;
+    int argc = N_BASE;
 
+    for (; extra && *extra; extra++) {
+        if (argc == N_BASE + N_EXTRA) {
+            printf("%s: too many EAL arguments\n", name);
+            return -1;
+        }
+        argv[argc++] = (char *) *extra;
+    }
+    argv[argc] = NULL;
     snprintf(prefix, sizeof prefix, "--file-prefix=%s-%ld", name,
              (long) getpid());
     if (rte_eal_init(argc, argv) < 0) {
@@ -38,6 +50,12 @@ offload_test_eal_init(const char *name)
     snprintf(offload_test_runtime_dir, sizeof offload_test_runtime_dir,
              "%s", rte_eal_get_runtime_dir());
     return 0;
+}
+
+static inline int
+offload_test_eal_init(const char *name)
+{
+    return offload_test_eal_init_args(name, NULL);
 }
 
 static inline void

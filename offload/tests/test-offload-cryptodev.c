@@ -60,29 +60,17 @@ struct pkt {
 static const char *const DEV = "crypto_aesni_mb0";
 static const char *const DEV_OSSL = "crypto_openssl0";
 
-/* EAL with the two cryptodev vdevs (the PMDs are linked in with
+/* EAL with the cryptodev vdevs (the PMDs are linked in with
  * --no-as-needed, see offload.mk). */
 static int
 eal_init(const char *name)
 {
-    char prefix[64];
-    char *argv[] = {
-        (char *) name, "--no-huge", "--no-pci", "-l", "0", "-m", "64",
-        "--no-shconf", "--no-telemetry", prefix,
+    static const char *const vdevs[] = {
         "--vdev=crypto_aesni_mb0", "--vdev=crypto_openssl0",
-        "--vdev=crypto_chacha20_poly1305", "--log-level=error", NULL,
+        "--vdev=crypto_chacha20_poly1305", NULL,
     };
-    int argc = sizeof argv / sizeof argv[0] - 1;
 
-    snprintf(prefix, sizeof prefix, "--file-prefix=%s-%ld", name,
-             (long) getpid());
-    if (rte_eal_init(argc, argv) < 0) {
-        printf("%s: rte_eal_init failed\n", name);
-        return -1;
-    }
-    snprintf(offload_test_runtime_dir, sizeof offload_test_runtime_dir,
-             "%s", rte_eal_get_runtime_dir());
-    return 0;
+    return offload_test_eal_init_args(name, vdevs);
 }
 
 static uint16_t

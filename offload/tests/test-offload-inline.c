@@ -609,6 +609,33 @@ registry(struct secmodel *model)
     return reg;
 }
 
+/* The NIC model with an SA table of 'table' entries, '*modelp', attached
+ * to nic_port, and the registry on it; NULL in '*modelp' (a failed check)
+ * if the model cannot be made. */
+static struct ipsec_offload *
+nic_setup(unsigned int table, struct secmodel **modelp)
+{
+    struct secmodel_config mc = nic_config(table);
+
+    *modelp = secmodel_create(&mc);
+    CHECK(*modelp != NULL);
+    if (!*modelp) {
+        return NULL;
+    }
+    CHECK_EQ(secmodel_port_attach(*modelp, nic_port), 0);
+    return registry(*modelp);
+}
+
+/* Undoes nic_setup(). */
+static void
+nic_teardown(struct secmodel *model, struct ipsec_offload *reg)
+{
+    CHECK_EQ(ipsec_offload_port_remove(reg, "dpdk0"), 0);
+    ipsec_offload_destroy(reg);
+    secmodel_detach_all();
+    CHECK_EQ(secmodel_destroy(model), 0);
+}
+
 static void
 test_suites(void)
 {
@@ -630,17 +657,14 @@ test_suites(void)
         { "aes-cbc-256 transport esn", ESP_SUITE_AES_CBC_256_HMAC_SHA256,
           true, true, false, false },
     };
-    struct secmodel_config mc = nic_config(TABLE);
-    struct secmodel *model = secmodel_create(&mc);
+    struct secmodel *model;
     struct ipsec_offload *reg;
     struct secmodel_counters cnt;
 
-    CHECK(model != NULL);
+    reg = nic_setup(TABLE, &model);
     if (!model) {
         return;
     }
-    CHECK_EQ(secmodel_port_attach(model, nic_port), 0);
-    reg = registry(model);
     for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
         const struct cfg *c = &cfgs[k];
         struct esp_sa_params po = sa_params(c, 0x7000 + k, ESP_DIR_OUT);
@@ -676,10 +700,7 @@ test_suites(void)
     CHECK_EQ(cnt.rejected, 0);
     CHECK_EQ(cnt.tx_errors, 0);
     CHECK_EQ(cnt.created, cnt.destroyed);
-    CHECK_EQ(ipsec_offload_port_remove(reg, "dpdk0"), 0);
-    ipsec_offload_destroy(reg);
-    secmodel_detach_all();
-    CHECK_EQ(secmodel_destroy(model), 0);
+    nic_teardown(model, reg);
 }
 
 /* A 2-entry SA table: the third SA runs in sw with the reason, and its
@@ -690,8 +711,7 @@ test_table_full(void)
     static const struct cfg c = {
         "table full", ESP_SUITE_AES_GCM_128, false, false, false, false,
     };
-    struct secmodel_config mc = nic_config(2);
-    struct secmodel *model = secmodel_create(&mc);
+    struct secmodel *model;
     struct ipsec_offload *reg;
     struct secmodel_counters cnt;
     struct inst a, b, out, in;
@@ -700,12 +720,10 @@ test_table_full(void)
     char line[512];
 
     test_case = c.name;
-    CHECK(model != NULL);
+    reg = nic_setup(2, &model);
     if (!model) {
         return;
     }
-    CHECK_EQ(secmodel_port_attach(model, nic_port), 0);
-    reg = registry(model);
     p = sa_params(&c, 0x9000, ESP_DIR_OUT);
     install(reg, &p, &a);
     p = sa_params(&c, 0x9001, ESP_DIR_IN);
@@ -744,10 +762,7 @@ test_table_full(void)
     esp_sa_destroy(b.sa);
     esp_sa_destroy(out.sa);
     esp_sad_destroy(sad);
-    CHECK_EQ(ipsec_offload_port_remove(reg, "dpdk0"), 0);
-    ipsec_offload_destroy(reg);
-    secmodel_detach_all();
-    CHECK_EQ(secmodel_destroy(model), 0);
+    nic_teardown(model, reg);
 }
 
 /* TX without metadata, or with a session of another SPI: the model sends
@@ -758,8 +773,7 @@ test_tx_errors(void)
     static const struct cfg c = {
         "tx errors", ESP_SUITE_AES_GCM_128, false, false, false, false,
     };
-    struct secmodel_config mc = nic_config(4);
-    struct secmodel *model = secmodel_create(&mc);
+    struct secmodel *model;
     struct ipsec_offload *reg;
     struct secmodel_counters cnt;
     struct esp_sa_params p;
@@ -770,12 +784,10 @@ test_tx_errors(void)
     enum esp_verdict v[2];
 
     test_case = c.name;
-    CHECK(model != NULL);
+    reg = nic_setup(4, &model);
     if (!model) {
         return;
     }
-    CHECK_EQ(secmodel_port_attach(model, nic_port), 0);
-    reg = registry(model);
     p = sa_params(&c, 0xa000, ESP_DIR_OUT);
     install(reg, &p, &out);
     p = sa_params(&c, 0xa001, ESP_DIR_OUT);
@@ -810,10 +822,7 @@ test_tx_errors(void)
     ipsec_offload_sa_remove(other.osa);
     esp_sa_destroy(out.sa);
     esp_sa_destroy(other.sa);
-    CHECK_EQ(ipsec_offload_port_remove(reg, "dpdk0"), 0);
-    ipsec_offload_destroy(reg);
-    secmodel_detach_all();
-    CHECK_EQ(secmodel_destroy(model), 0);
+    nic_teardown(model, reg);
 }
 
 /* --- --bench ---------------------------------------------------------- */
@@ -1134,20 +1143,17 @@ bench(void)
         ESP_SUITE_AES_CBC_128_HMAC_SHA256,
     };
     static struct bench_pkts k;
-    struct secmodel_config mc = nic_config(TABLE);
-    struct secmodel *model = secmodel_create(&mc);
+    struct secmodel *model;
     unsigned int bursts = test_quick() ? 100 : 1000;
     unsigned int passed = 0, targets = 0;
     struct ipsec_offload *reg;
     uint64_t timer = UINT64_MAX;
 
     test_case = "bench";
-    CHECK(model != NULL);
+    reg = nic_setup(TABLE, &model);
     if (!model) {
         return;
     }
-    CHECK_EQ(secmodel_port_attach(model, nic_port), 0);
-    reg = registry(model);
     for (int i = 0; i < BENCH_BURST; i++) {
         k.m[i] = rte_pktmbuf_alloc(mbufs);
         CHECK(k.m[i] != NULL);
@@ -1261,10 +1267,7 @@ bench(void)
         rte_pktmbuf_free(k.m[i]);
     }
     test_case = "bench: model";
-    CHECK_EQ(ipsec_offload_port_remove(reg, "dpdk0"), 0);
-    ipsec_offload_destroy(reg);
-    secmodel_detach_all();
-    CHECK_EQ(secmodel_destroy(model), 0);
+    nic_teardown(model, reg);
 }
 
 int

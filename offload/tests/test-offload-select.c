@@ -531,24 +531,11 @@ test_preference(void)
 static int
 eal_init(const char *name)
 {
-    char prefix[64];
-    char *argv[] = {
-        (char *) name, "--no-huge", "--no-pci", "-l", "0", "-m", "64",
-        "--no-shconf", "--no-telemetry", prefix,
-        "--vdev=crypto_aesni_mb0", "--vdev=crypto_openssl0",
-        "--log-level=error", "--log-level=lib.ethdev:critical", NULL,
+    static const char *const vdevs[] = {
+        "--vdev=crypto_aesni_mb0", "--vdev=crypto_openssl0", NULL,
     };
-    int argc = sizeof argv / sizeof argv[0] - 1;
 
-    snprintf(prefix, sizeof prefix, "--file-prefix=%s-%ld", name,
-             (long) getpid());
-    if (rte_eal_init(argc, argv) < 0) {
-        printf("%s: rte_eal_init failed\n", name);
-        return -1;
-    }
-    snprintf(offload_test_runtime_dir, sizeof offload_test_runtime_dir,
-             "%s", rte_eal_get_runtime_dir());
-    return 0;
+    return offload_test_eal_init_args(name, vdevs);
 }
 
 int

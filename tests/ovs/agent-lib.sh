@@ -1,13 +1,82 @@
 #!/bin/bash
-# Helpers of the agent system tests (tests/ovs/agent-restart.sh,
-# agent-reload.sh); sourced after sites.sh, not run.  Uses AGENT, PY,
-# PROBE, WORK, PIDS and the functions of sites.sh.
+# Helpers of the agent system tests (tests/ovs/agent-*.sh); sourced after
+# sites.sh, not run.  Uses the variables that agent_init sets and the
+# functions of sites.sh.
 # shellcheck shell=bash
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     echo "agent-lib.sh: library of the agent tests, sourced by them: skipped"
     exit 0
 fi
+
+# agent_init TEST NS_PREFIX [OVS_BUILD_DIR [ESP_AGENT]]: exits 2 unless
+# ESP_AGENT (default build/controller/esp-agent) is built; sets AGENT, TOP
+# (the source tree), PROBE (its controller/demo/probe.py), PY, PROBE_PIDS,
+# ROUTER_MAC (the policies' default), and what sites_init sets.
+agent_init() {
+    TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    AGENT=$(realpath "${4:-build/controller/esp-agent}")
+    if [ ! -x "$AGENT" ]; then
+        echo "$1: $AGENT not built (make controller)" >&2
+        exit 2
+    fi
+    sites_init "$1" "$2" "${3:-}"
+    PROBE=$TOP/controller/demo/probe.py
+    PY=/usr/bin/python3
+    PROBE_PIDS=()
+    ROUTER_MAC=02:e5:a0:00:00:01
+}
+
+# The sed expression that gives a policy's links a soft lifetime of 1 s
+# (the examples' 50m).
+# shellcheck disable=SC2034  # Used by the sourcing scripts.
+SOFT_1S='s|^\( *\)seconds: 50m.*|\1seconds: 1|'
+
+# test_policy EXAMPLE OUT [SED_ARG...]: the example policy EXAMPLE with
+# this test's socket paths (under WORK), edited by SED_ARG, into OUT, its
+# user's only.
+test_policy() {
+    local example=$1 out=$2
+    shift 2
+    sed -e "s|/run/esp-demo/|$WORK/|" "$@" "$example" >"$out"
+    chmod 600 "$out"
+}
+
+# agent_two_sites: hosts ha (10.1.0.2) and hb (10.2.0.2), IPv4 only, on
+# lan0 of sites site-a and site-b (route_hosts, gateway ROUTER_MAC), the
+# sites as lan_wan_sites made them.
+agent_two_sites() {
+    netns_add ha site-a site-b hb
+    netns_no_ipv6 ha site-a site-b hb
+    two_site_veths site-a site-b lan0
+    route_hosts "$ROUTER_MAC"
+    lan_wan_sites site-a site-b
+}
+
+# agent_three_sites: hosts ha, hb, hc (10.1.0.2, 10.2.0.2, 10.3.0.2, each
+# routing 10.0.0.0/8 via ROUTER_MAC), IPv4 only, on lan0 of sites site-a,
+# site-b, site-c: br0 (lan0) and br-wan (wan, 192.0.2.1, .2, .3/24); the
+# sites' wan veths meet on the Linux bridge sw in namespace "wan".
+agent_three_sites() {
+    local i=1 x
+    netns_add ha hb hc site-a site-b site-c wan
+    netns_no_ipv6 ha hb hc site-a site-b site-c wan
+    in_ns wan ip link add sw type bridge mcast_snooping 0
+    in_ns wan ip link set sw up
+    for x in a b c; do
+        veth wan site-$x w$x wan
+        in_ns wan ip link set w$x master sw
+        veth h${x}0 h$x lan0 site-$x
+        in_ns h$x ip addr add 10.$i.0.2/24 dev h${x}0
+        in_ns h$x ip route add 10.0.0.0/8 via 10.$i.0.1
+        in_ns h$x ip neigh add 10.$i.0.1 lladdr "$ROUTER_MAC" dev h${x}0
+        start_site site-$x
+        netdev_bridge site-$x br-wan wan
+        netdev_bridge site-$x br0 lan0
+        in_ns site-$x ip addr add 192.0.2.$i/24 dev br-wan
+        i=$((i + 1))
+    done
+}
 
 # start_agent NAME POLICY [ARGS...]: `esp-agent run` with its unixctl socket
 # at $WORK/agent.ctl, output in $WORK/NAME.out and .err, its PID in
@@ -110,34 +179,12 @@ kill_switch() {
     done
 }
 
-# restart_switch SITE: starts the site's ovs-vswitchd again (the command of
-# sites.sh's start_site) and writes the CLOCK_MONOTONIC time at which it
-# was up (its --detach returned: bridges configured from OVSDB) into
-# $WORK/SITE.up.
+# restart_switch SITE: starts the site's ovs-vswitchd again and writes the
+# CLOCK_MONOTONIC time at which it was up (its --detach returned: bridges
+# configured from OVSDB) into $WORK/SITE.up.
 restart_switch() {
-    local s=$1
-    at_site "$s" "$PY" -c '
+    start_vswitchd "$1" "$PY" -c '
 import subprocess, sys, time
 subprocess.run(sys.argv[1:], check=True)
-print("%.6f" % time.monotonic())' \
-        ovs-vswitchd unix:"$WORK/$s/db.sock" \
-        --unixctl="$WORK/$s/ovs-vswitchd.ctl" \
-        --pidfile="$WORK/$s/ovs-vswitchd.pid" \
-        --log-file="$WORK/$s/ovs-vswitchd.log" --detach --no-chdir \
-        -vconsole:off -vfile:info 2>>"$WORK/$s/start.log" >"$WORK/$s.up"
-    PIDS+=("$(cat "$WORK/$s/ovs-vswitchd.pid")")
-}
-
-# capture_wan NS IFACE: tcpdump on IFACE of namespace NS into
-# $WORK/wan.pcap, its own PID in TCPDUMP (not a subshell's, so that
-# sites.sh's stop_wan_capture and cleanup end it); returns once it listens.
-capture_wan() {
-    ip netns exec "$(ns "$1")" tcpdump -i "$2" -U -w "$WORK/wan.pcap" -s 0 \
-        2>"$WORK/tcpdump.log" &
-    TCPDUMP=$!
-    PIDS+=("$TCPDUMP")
-    for _ in $(seq 50); do
-        grep -q listening "$WORK/tcpdump.log" 2>/dev/null && break
-        sleep 0.1
-    done
+print("%.6f" % time.monotonic())' >"$WORK/$1.up"
 }

@@ -27,26 +27,12 @@ set -eu
 
 # shellcheck source=tests/ovs/sites.sh
 . "$(dirname "$0")/sites.sh"
+# shellcheck source=tests/ovs/agent-lib.sh
+. "$(dirname "$0")/agent-lib.sh"
 need_root_and_tools agent-rekey
 
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-OVS=$(cd "${1:-build/ovs/src}" && pwd)
-AGENT=$(realpath "${2:-build/controller/esp-agent}")
+agent_init agent-rekey esprk-$$- "${1:-}" "${2:-}"
 EXAMPLE=$TOP/docs/examples/two-sites.yaml
-PROBE=$TOP/controller/demo/probe.py
-PY=/usr/bin/python3
-if [ ! -x "$AGENT" ]; then
-    echo "agent-rekey: $AGENT not built (make controller)" >&2
-    exit 2
-fi
-PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-WORK=$(mktemp -d /tmp/agent-rekey.XXXXXX)
-# shellcheck disable=SC2034  # Used by sites.sh.
-NS_PREFIX=esprk-$$-
-PIDS=()
-PASS=0
-FAIL=0
-ROUTER_MAC=02:e5:a0:00:00:01                       # The policy's default.
 REKEYS=${REKEYS:-20}
 RATE=200                                           # Probes/s each way.
 PORT=5555
@@ -57,23 +43,15 @@ trap 'cleanup_sites agent-rekey ha site-a site-b hb' EXIT
 
 T0=$(date +%s)
 
-netns_add ha site-a site-b hb
-# IPv4 only: no router solicitations, ND or MLD anywhere.
-netns_no_ipv6 ha site-a site-b hb
-two_site_veths site-a site-b lan0
-
-# Hosts: each routes the other site's subnet via its site, whose router
-# MAC is its gateway's (the site answers no ARP yet).
-route_hosts $ROUTER_MAC
-
-# Sites: bridges and their system ports only.
-lan_wan_sites site-a site-b
+# Hosts (IPv4 only: no router solicitations, ND or MLD anywhere) route
+# the other site's subnet via their site, whose router MAC is their
+# gateway's (the site answers no ARP yet); sites: bridges and their system
+# ports only.
+agent_two_sites
 
 # The example with this test's socket paths, without the WAN port (the WAN
 # is on br-wan here), and with a soft lifetime of 1 s (hard: 1 h).
-sed -e "s|/run/esp-demo/|$WORK/|" -e '/wan-port:/d' \
-    -e 's|^\( *\)seconds: 50m.*|\1seconds: 1|' "$EXAMPLE" >"$WORK/policy.yaml"
-chmod 600 "$WORK/policy.yaml"
+test_policy "$EXAMPLE" "$WORK/policy.yaml" -e '/wan-port:/d' -e "$SOFT_1S"
 check "the test policy has a 1 s soft lifetime" \
     grep -q '^      seconds: 1$' "$WORK/policy.yaml"
 
@@ -197,7 +175,7 @@ for spi in $new_spis; do
     check "the last rekey's SPI 0x$spi is installed at site-a" \
         grep -q "\"spi\":$((16#$spi))[,}]" "$WORK/sa-a.json"
 done
-check "the last rekey logged two new SPIs" test "$(echo $new_spis | wc -w)" = 2
+check "the last rekey logged two new SPIs" test "$(echo "$new_spis" | wc -w)" = 2
 
 # 4. The WAN carried only ESP (and ARP), never a probe in clear.
 stop_wan_capture

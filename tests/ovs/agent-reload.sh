@@ -43,26 +43,9 @@ set -eu
 . "$(dirname "$0")/agent-lib.sh"
 need_root_and_tools agent-reload
 
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-OVS=$(cd "${1:-build/ovs/src}" && pwd)
-AGENT=$(realpath "${2:-build/controller/esp-agent}")
+agent_init agent-reload esprl-$$- "${1:-}" "${2:-}"
 EXAMPLE=$TOP/docs/examples/three-sites.yaml
 INVALID=$TOP/controller/tests/invalid
-PROBE=$TOP/controller/demo/probe.py
-PY=/usr/bin/python3
-if [ ! -x "$AGENT" ]; then
-    echo "agent-reload: $AGENT not built (make controller)" >&2
-    exit 2
-fi
-PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-WORK=$(mktemp -d /tmp/agent-reload.XXXXXX)
-# shellcheck disable=SC2034  # Used by sites.sh.
-NS_PREFIX=esprl-$$-
-PIDS=()
-PROBE_PIDS=()
-PASS=0
-FAIL=0
-ROUTER_MAC=02:e5:a0:00:00:01
 RATE=100
 SITES="site-a site-b site-c"
 AC_COOKIE=0xe5a000002989ddd0        # Link a-c's flows (FNV-1a of "a-c").
@@ -71,27 +54,10 @@ trap 'cleanup_sites agent-reload ha hb hc site-a site-b site-c wan' EXIT
 T0=$(date +%s)
 
 # --- topology ---------------------------------------------------------------
-netns_add ha hb hc site-a site-b site-c wan
-netns_no_ipv6 ha hb hc site-a site-b site-c wan
-in_ns wan ip link add sw type bridge mcast_snooping 0
-in_ns wan ip link set sw up
-i=1
-for x in a b c; do
-    veth wan site-$x w$x wan
-    in_ns wan ip link set w$x master sw
-    veth h${x}0 h$x lan0 site-$x
-    in_ns h$x ip addr add 10.$i.0.2/24 dev h${x}0
-    in_ns h$x ip route add 10.0.0.0/8 via 10.$i.0.1
-    in_ns h$x ip neigh add 10.$i.0.1 lladdr $ROUTER_MAC dev h${x}0
-    start_site site-$x
-    netdev_bridge site-$x br-wan wan
-    netdev_bridge site-$x br0 lan0
-    in_ns site-$x ip addr add 192.0.2.$i/24 dev br-wan
-    i=$((i + 1))
-done
+agent_three_sites
 in_ns hb ip addr add 10.22.0.2/24 dev hb0
 
-capture_wan wan sw
+start_wan_capture wan sw
 
 # --- policies -----------------------------------------------------------------
 sed -e "s|/run/esp-demo/|$WORK/|" "$EXAMPLE" >"$WORK/p0.yaml"

@@ -42,43 +42,20 @@ set -eu
 . "$(dirname "$0")/agent-lib.sh"
 need_root_and_tools agent-restart
 
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-OVS=$(cd "${1:-build/ovs/src}" && pwd)
-AGENT=$(realpath "${2:-build/controller/esp-agent}")
+agent_init agent-restart esprs-$$- "${1:-}" "${2:-}"
 EXAMPLE=$TOP/docs/examples/two-sites.yaml
-PROBE=$TOP/controller/demo/probe.py
 GAP=$TOP/controller/tests/gap.py
-PY=/usr/bin/python3
-if [ ! -x "$AGENT" ]; then
-    echo "agent-restart: $AGENT not built (make controller)" >&2
-    exit 2
-fi
-PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-WORK=$(mktemp -d /tmp/agent-restart.XXXXXX)
-# shellcheck disable=SC2034  # Used by sites.sh.
-NS_PREFIX=esprs-$$-
-PIDS=()
-PROBE_PIDS=()
-PASS=0
-FAIL=0
-ROUTER_MAC=02:e5:a0:00:00:01
 RATE=100
 RESTORE_MS=${RESTORE_MS:-1000}
 
 trap 'cleanup_sites agent-restart ha site-a site-b hb' EXIT
 T0=$(date +%s)
 
-netns_add ha site-a site-b hb
-netns_no_ipv6 ha site-a site-b hb
-two_site_veths site-a site-b lan0
-route_hosts $ROUTER_MAC
-lan_wan_sites site-a site-b
+agent_two_sites
 
-sed -e "s|/run/esp-demo/|$WORK/|" -e '/wan-port:/d' "$EXAMPLE" \
-    >"$WORK/policy.yaml"
-chmod 600 "$WORK/policy.yaml"
+test_policy "$EXAMPLE" "$WORK/policy.yaml" -e '/wan-port:/d'
 
-capture_wan site-a wan
+start_wan_capture site-a
 start_agent agent1 "$WORK/policy.yaml" --interval=5000
 check "esp-agent run applied the policy" grep -q 'changes: SAs +4' \
     "$WORK/agent1.out"

@@ -48,25 +48,8 @@ set -eu
 . "$(dirname "$0")/agent-lib.sh"
 need_root_and_tools agent-sites
 
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-OVS=$(cd "${1:-build/ovs/src}" && pwd)
-AGENT=$(realpath "${2:-build/controller/esp-agent}")
+agent_init agent-sites espst-$$- "${1:-}" "${2:-}"
 EXAMPLE=$TOP/docs/examples/three-sites.yaml
-PROBE=$TOP/controller/demo/probe.py
-PY=/usr/bin/python3
-if [ ! -x "$AGENT" ]; then
-    echo "agent-sites: $AGENT not built (make controller)" >&2
-    exit 2
-fi
-PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-WORK=$(mktemp -d /tmp/agent-sites.XXXXXX)
-# shellcheck disable=SC2034  # Used by sites.sh.
-NS_PREFIX=espst-$$-
-PIDS=()
-PROBE_PIDS=()
-PASS=0
-FAIL=0
-ROUTER_MAC=02:e5:a0:00:00:01
 RATE=100
 RESTORE_MS=${RESTORE_MS:-2000}
 
@@ -74,29 +57,10 @@ trap 'cleanup_sites agent-sites ha hb hc site-a site-b site-c wan' EXIT
 T0=$(date +%s)
 
 # --- topology ---------------------------------------------------------------
-netns_add ha hb hc site-a site-b site-c wan
-netns_no_ipv6 ha hb hc site-a site-b site-c wan
-in_ns wan ip link add sw type bridge mcast_snooping 0
-in_ns wan ip link set sw up
-i=1
-for x in a b c; do
-    veth wan site-$x w$x wan
-    in_ns wan ip link set w$x master sw
-    veth h${x}0 h$x lan0 site-$x
-    in_ns h$x ip addr add 10.$i.0.2/24 dev h${x}0
-    in_ns h$x ip route add 10.0.0.0/8 via 10.$i.0.1
-    in_ns h$x ip neigh add 10.$i.0.1 lladdr $ROUTER_MAC dev h${x}0
-    start_site site-$x
-    netdev_bridge site-$x br-wan wan
-    netdev_bridge site-$x br0 lan0
-    in_ns site-$x ip addr add 192.0.2.$i/24 dev br-wan
-    i=$((i + 1))
-done
-capture_wan wan sw
+agent_three_sites
+start_wan_capture wan sw
 
-sed -e "s|/run/esp-demo/|$WORK/|" \
-    -e 's|^\( *\)seconds: 50m.*|\1seconds: 1|' "$EXAMPLE" >"$WORK/policy.yaml"
-chmod 600 "$WORK/policy.yaml"
+test_policy "$EXAMPLE" "$WORK/policy.yaml" -e "$SOFT_1S"
 check "the test policy has a 1 s soft lifetime" \
     grep -q '^      seconds: 1$' "$WORK/policy.yaml"
 

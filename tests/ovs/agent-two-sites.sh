@@ -35,24 +35,13 @@ set -eu
 
 # shellcheck source=tests/ovs/sites.sh
 . "$(dirname "$0")/sites.sh"
+# shellcheck source=tests/ovs/agent-lib.sh
+. "$(dirname "$0")/agent-lib.sh"
 need_root_and_tools agent-two-sites
 
-OVS=$(cd "${1:-build/ovs/src}" && pwd)
-AGENT=$(realpath "${2:-build/controller/esp-agent}")
-EXAMPLE=$(realpath "$(dirname "$0")/../../docs/examples/two-sites.yaml")
-if [ ! -x "$AGENT" ]; then
-    echo "agent-two-sites: $AGENT not built (make controller)" >&2
-    exit 2
-fi
-PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-WORK=$(mktemp -d /tmp/agent-two-sites.XXXXXX)
-# shellcheck disable=SC2034  # Used by sites.sh.
-NS_PREFIX=espag-$$-
-PIDS=()
-PASS=0
-FAIL=0
+agent_init agent-two-sites espag-$$- "${1:-}" "${2:-}"
+EXAMPLE=$TOP/docs/examples/two-sites.yaml
 PATTERN=c0ffee15c0ffee15                           # Ping payload.
-ROUTER_MAC=02:e5:a0:00:00:01                       # The policy's default.
 
 trap 'cleanup_sites agent-two-sites ha site-a site-b hb' EXIT
 
@@ -62,23 +51,15 @@ T0=$(date +%s)
 check "esp-agent --check two-sites.yaml" \
     "$AGENT" --check --seed=1 "$EXAMPLE" >"$WORK/check.out"
 
-netns_add ha site-a site-b hb
-# IPv4 only: no router solicitations, ND or MLD anywhere.
-netns_no_ipv6 ha site-a site-b hb
-two_site_veths site-a site-b lan0
-
-# Hosts: each routes the other site's subnet via its site, whose router
-# MAC is its gateway's (the site answers no ARP yet).
-route_hosts $ROUTER_MAC
-
-# Sites: bridges and their system ports only.
-lan_wan_sites site-a site-b
+# Hosts (IPv4 only: no router solicitations, ND or MLD anywhere) route
+# the other site's subnet via their site, whose router MAC is their
+# gateway's (the site answers no ARP yet); sites: bridges and their system
+# ports only.
+agent_two_sites
 
 # The example with this test's socket paths and without the WAN port
 # (the WAN is on br-wan here, not on br0).
-sed -e "s|/run/esp-demo/|$WORK/|" -e '/wan-port:/d' "$EXAMPLE" \
-    >"$WORK/policy.yaml"
-chmod 600 "$WORK/policy.yaml"
+test_policy "$EXAMPLE" "$WORK/policy.yaml" -e '/wan-port:/d'
 sed -e "s|$WORK/site-b/ovs-vswitchd.ctl|$WORK/site-b/nowhere.ctl|" \
     "$WORK/policy.yaml" >"$WORK/unreachable.yaml"
 sed -e "s|unix:$WORK/site-b/db.sock|unix:$WORK/site-b/nodb.sock|" \

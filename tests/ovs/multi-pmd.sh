@@ -45,14 +45,7 @@ set -eu
 . "$(dirname "$0")/sites.sh"
 need_root_and_tools multi-pmd
 
-OVS=$(cd "${1:-build/ovs/src}" && pwd)
-PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-WORK=$(mktemp -d /tmp/multi-pmd.XXXXXX)
-# shellcheck disable=SC2034  # Used by sites.sh.
-NS_PREFIX=mp-$$-
-PIDS=()
-PASS=0
-FAIL=0
+sites_init multi-pmd mp-$$- "${1:-}"
 
 K_OUT=0x8a8b8c8d8e8f909192939495969798999a9b9c9d
 K_IN=0xa1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4
@@ -99,10 +92,10 @@ for i in 1 2; do
     in_ns ha$i ip route add 10.3.0.0/24 via 10.1.$i.1
     in_ns ha$i ip neigh add 10.1.$i.1 lladdr 02:00:00:00:00:01 dev ha$i
 done
-PB_MAC1=$(in_ns pb cat /sys/class/net/wan1/address)
-PB_MAC2=$(in_ns pb cat /sys/class/net/wan2/address)
-HA1_MAC=$(in_ns ha1 cat /sys/class/net/ha1/address)
-HA2_MAC=$(in_ns ha2 cat /sys/class/net/ha2/address)
+PB_MAC1=$(link_mac pb wan1)
+PB_MAC2=$(link_mac pb wan2)
+HA1_MAC=$(link_mac ha1 ha1)
+HA2_MAC=$(link_mac ha2 ha2)
 
 # --- the ESP that the "gateway" sends, made before the PMDs spin ------------
 
@@ -263,14 +256,7 @@ round() {
     local p=$1 out=$2 in=$3 dst=$4 s0 d n_out seq_out rx n_seq n_uniq \
         i0 listen
     # --- 1: outbound, two PMDs, one SA
-    in_ns pb tcpdump -i wan1 -B 16384 -U -w "$WORK/wan-$p.pcap" -s 128 esp \
-        2>"$WORK/tcpdump.log" &
-    TCPDUMP=$!
-    PIDS+=("$TCPDUMP")
-    for _ in $(seq 50); do
-        grep -q listening "$WORK/tcpdump.log" 2>/dev/null && break
-        sleep 0.1
-    done
+    start_capture pb wan1 "$WORK/wan-$p.pcap" -B 16384 -s 128 esp
     appctl sa dpif-netdev/pmd-stats-clear
     s0=$(sa_json sa "$p" "$out" out)
     in_ns ha1 "$PYTHON3" "$WORK/gw.py" blast "$dst" $N_UDP &

@@ -44,14 +44,7 @@ set -eu
 need_root_and_tools scapy-gateway
 GATEWAY=$(cd "$(dirname "$0")" && pwd)/scapy-gateway.py
 
-OVS=$(cd "${1:-build/ovs/src}" && pwd)
-PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-WORK=$(mktemp -d /tmp/scapy-gateway.XXXXXX)
-# shellcheck disable=SC2034  # Used by sites.sh.
-NS_PREFIX=sg-$$-
-PIDS=()
-PASS=0
-FAIL=0
+sites_init scapy-gateway sg-$$- "${1:-}"
 PATTERN=c0ffee15c0ffee15   # Ping payload.
 
 trap 'cleanup_sites scapy-gateway ha sa gw' EXIT
@@ -72,7 +65,7 @@ in_ns ha ip neigh add 10.1.0.1 lladdr 02:00:00:00:00:01 dev ha0
 in_ns ha ip addr add fd01::2/64 dev ha0 nodad
 in_ns ha ip route add fd02::/64 via fd01::1
 in_ns ha ip neigh add fd01::1 lladdr 02:00:00:00:00:01 dev ha0
-HA_MAC=$(in_ns ha cat /sys/class/net/ha0/address)
+HA_MAC=$(link_mac ha ha0)
 
 start_site sa
 netdev_bridge sa br-wan wan
@@ -80,7 +73,7 @@ netdev_bridge sa br-int hp
 in_ns sa sysctl -qw net.ipv6.conf.br-wan.disable_ipv6=0
 in_ns sa ip addr add 192.0.2.1/24 dev br-wan
 in_ns sa ip addr add 2001:db8::1/64 dev br-wan nodad
-OVS_MAC=$(in_ns sa cat /sys/class/net/br-wan/address)
+OVS_MAC=$(link_mac sa br-wan)
 vsctl sa add-port br-int esp0 -- set Interface esp0 type=esp \
     options:remote_ip=192.0.2.2 options:local_ip=192.0.2.1 \
     -- add-port br-int esp6 -- set Interface esp6 type=esp \

@@ -39,6 +39,33 @@ need_root_and_tools() {
     fi
 }
 
+# sites_init TEST NS_PREFIX [OVS_BUILD_DIR]: the variables above: those
+# of use_ovs, and sites_work's.
+sites_init() {
+    use_ovs "${3:-}"
+    sites_work "$1" "$2"
+}
+
+# use_ovs [OVS_BUILD_DIR]: OVS (default build/ovs/src), its programs first
+# on PATH.
+use_ovs() {
+    OVS=$(cd "${1:-build/ovs/src}" && pwd)
+    PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
+}
+
+# sites_work TEST NS_PREFIX: WORK a new /tmp/TEST.XXXXXX, NS_PREFIX, PIDS,
+# PASS and FAIL.
+sites_work() {
+    WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    NS_PREFIX=$2
+    PIDS=()
+    PASS=0
+    FAIL=0
+}
+
+# link_mac NS IFACE: the MAC address of IFACE in namespace NS.
+link_mac() { in_ns "$1" cat "/sys/class/net/$2/address"; }
+
 # --- namespaces -----------------------------------------------------------
 
 ns() { echo "$NS_PREFIX$1"; }
@@ -116,8 +143,13 @@ appctl() {
 }
 ofctl() { local s=$1; shift; at_site "$s" ovs-ofctl "$@"; }
 
-start_site() {   # start_site SITE: its ovsdb-server and ovs-vswitchd.
-    local s=$1
+# start_site SITE [KEY=VALUE...]: its ovsdb-server and ovs-vswitchd, with
+# the Open_vSwitch record's columns KEY set to VALUE (e.g.
+# other_config:dpdk-init=true) before ovs-vswitchd starts.
+start_site() {
+    local s=$1 init=()
+    shift
+    [ $# -gt 0 ] && init=(-- set Open_vSwitch . "$@")
     mkdir -p "$WORK/$s"
     ovsdb-tool create "$WORK/$s/conf.db" "$OVS/vswitchd/vswitch.ovsschema"
     at_site "$s" ovsdb-server "$WORK/$s/conf.db" \
@@ -126,9 +158,17 @@ start_site() {   # start_site SITE: its ovsdb-server and ovs-vswitchd.
         --log-file="$WORK/$s/ovsdb-server.log" --detach --no-chdir \
         2>>"$WORK/$s/start.log"
     PIDS+=("$(cat "$WORK/$s/ovsdb-server.pid")")
-    vsctl "$s" --no-wait init
+    vsctl "$s" --no-wait init "${init[@]}"
+    start_vswitchd "$s"
+}
+
+# start_vswitchd SITE [WRAPPER...]: SITE's ovs-vswitchd (run by WRAPPER,
+# the command it is given as its arguments, if any), detached.
+start_vswitchd() {
+    local s=$1
+    shift
     # The unixctl socket at a fixed path, the one a policy names.
-    at_site "$s" ovs-vswitchd unix:"$WORK/$s/db.sock" \
+    at_site "$s" "$@" ovs-vswitchd unix:"$WORK/$s/db.sock" \
         --unixctl="$WORK/$s/ovs-vswitchd.ctl" \
         --pidfile="$WORK/$s/ovs-vswitchd.pid" \
         --log-file="$WORK/$s/ovs-vswitchd.log" --detach --no-chdir \
@@ -176,14 +216,18 @@ ping_answered() {
 
 # --- WAN capture ----------------------------------------------------------
 
-# start_wan_capture SITE: tcpdump on SITE's end of the WAN veth into
-# $WORK/wan.pcap, its PID in TCPDUMP; returns once it listens.
-start_wan_capture() {
+# start_capture NS IFACE PCAP [TCPDUMP_ARG...]: tcpdump on IFACE of
+# namespace NS into PCAP (in CAPTURE), its PID in TCPDUMP; returns once it
+# listens.
+start_capture() {
+    local n=$1 i=$2 pcap=$3
+    shift 3
     # Not through in_ns: a shell function run with & is a subshell, and $!
     # would be its PID, not tcpdump's (which would outlive cleanup).
-    ip netns exec "$(ns "$1")" tcpdump -i wan -U -w "$WORK/wan.pcap" -s 0 \
+    ip netns exec "$(ns "$n")" tcpdump -i "$i" -U -w "$pcap" "$@" \
         2>"$WORK/tcpdump.log" &
     TCPDUMP=$!
+    CAPTURE=$pcap
     PIDS+=("$TCPDUMP")
     for _ in $(seq 50); do
         grep -q listening "$WORK/tcpdump.log" 2>/dev/null && break
@@ -191,8 +235,25 @@ start_wan_capture() {
     done
 }
 
-stop_wan_capture() {   # stop_wan_capture: flushed, ended.
-    sleep 0.5
+# start_wan_capture NS [IFACE]: tcpdump on IFACE (default wan: a site's
+# end of the WAN veth) of namespace NS into $WORK/wan.pcap, its PID in
+# TCPDUMP; returns once it listens.
+start_wan_capture() {
+    start_capture "$1" "${2:-wan}" "$WORK/wan.pcap" -s 0
+}
+
+# stop_wan_capture: the capture of start_capture (or start_wan_capture)
+# ended, once its file has stopped growing for 0.5 s (10 s at most): a
+# tcpdump that lags behind (a loaded machine) ends without writing what
+# it has not read yet.
+stop_wan_capture() {
+    local size=-1 now
+    for _ in $(seq 20); do
+        sleep 0.5
+        now=$(stat -c %s "${CAPTURE:-}" 2>/dev/null || echo 0)
+        [ "$now" = "$size" ] && break
+        size=$now
+    done
     kill "$TCPDUMP"
     wait "$TCPDUMP" 2>/dev/null || true
 }
@@ -317,6 +378,24 @@ flow_stats() {
         | awk '{ p += $1; b += $2 } END { print p + 0, b + 0 }'
 }
 
+# check_fail_closed SITE PORT F0: once PORT's outbound SA is deleted, the
+# port line at SITE comes to count as no_out_sa (and no other drop) each
+# packet that OpenFlow sent into PORT since F0 (its flow_stats then), at
+# least 2 (waits up to 10 s for the statistics).
+check_fail_closed() {
+    local s=$1 p=$2 f1 n line want
+    for _ in $(seq 50); do
+        f1=$(flow_stats "$s" br-int "actions=(output:)?\"?$p\"?\$")
+        n=$(( ${f1% *} - ${3% *} ))
+        want="port $p: inbound drops=none outbound drops=no_out_sa:$n"
+        line=$(appctl "$s" ipsec/sa-show "$p" | grep ^port)
+        test "$line" = "$want" && break
+        sleep 0.2
+    done
+    check "fail-closed drops counted ($line, $n sent)" \
+        test "$line" = "$want" -a "$n" -ge 2
+}
+
 minus() {   # minus "P1 B1" "P0 B0" -> "dP dB"
     echo "$(( ${1% *} - ${2% *} )) $(( ${1#* } - ${2#* } ))"
 }
@@ -390,4 +469,134 @@ import sys
 data = open(sys.argv[1], "rb").read()
 sys.exit(0 if bytes.fromhex(sys.argv[2]) in data else 1)
 ' "$WORK/wan.pcap" "$1"
+}
+
+# --- two sites joined by an ESP tunnel-mode port --------------------------
+
+# The keys of the two-site ESP tests (AES-GCM-128, key and salt): site A
+# to site B, and site B to site A.
+# shellcheck disable=SC2034  # Used by the sourcing scripts.
+K_AB=0x8a8b8c8d8e8f909192939495969798999a9b9c9d
+# shellcheck disable=SC2034  # Used by the sourcing scripts.
+K_BA=0xa1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4
+
+check_no_key_in_logs() {   # check_no_key_in_logs: K_AB, K_BA in no log.
+    check "no key in any log" \
+        not grep -rqi -e 8a8b8c8d8e8f9091 -e a1a2a3a4a5a6a7a8 "$WORK/sa" \
+        "$WORK/sb"
+}
+
+# esp_two_site_net MTU: namespaces ha, sa, sb, hb, the sites without IPv6
+# (no router solicitations or ND on the WAN), joined as two_site_veths sa
+# sb hp; the hosts routed as route_hosts with IPv6 and the gateway
+# 02:00:00:00:00:01 (the site's br-int answers no ARP; its flows deliver
+# by port), their link MTU MTU.
+esp_two_site_net() {
+    netns_add ha sa sb hb
+    netns_no_ipv6 sa sb
+    two_site_veths sa sb hp
+    route_hosts 02:00:00:00:00:01 ipv6
+    in_ns ha ip link set ha0 mtu "$1"
+    in_ns hb ip link set hb0 mtu "$1"
+}
+
+# esp_site SITE LOCAL REMOTE HOST_MAC NET [NET6]: on the started SITE,
+# br-wan (wan, LOCAL/24) and br-int (hp, and esp0: ESP tunnel mode from
+# LOCAL to REMOTE); OpenFlow sends hp's packets to NET (and NET6) into
+# esp0, and what comes out of esp0 (the port's ICMP errors included) to
+# hp, from 02:00:00:00:00:01 to HOST_MAC.  Only what goes to the other
+# site enters the tunnel (not the host's own IPv6 multicast: MLD, router
+# solicitations).
+esp_site() {
+    local s=$1 local_ip=$2 remote_ip=$3 host_mac=$4 net=$5 net6=${6:-}
+    netdev_bridge "$s" br-wan wan
+    netdev_bridge "$s" br-int hp
+    vsctl "$s" add-port br-int esp0 -- set Interface esp0 type=esp \
+        options:remote_ip="$remote_ip" options:local_ip="$local_ip"
+    in_ns "$s" ip addr add "$local_ip/24" dev br-wan
+    ofctl "$s" add-flow br-int "in_port=hp,ip,nw_dst=$net,actions=esp0"
+    if [ -n "$net6" ]; then
+        ofctl "$s" add-flow br-int \
+            "in_port=hp,ipv6,ipv6_dst=$net6,actions=esp0"
+    fi
+    ofctl "$s" add-flow br-int \
+        "in_port=esp0,actions=mod_dl_src:02:00:00:00:00:01,mod_dl_dst:$host_mac,hp"
+}
+
+# esp_sa_pair SITE LOCAL REMOTE OUT_SPI OUT_KEY IN_SPI IN_KEY [OPTS]: an
+# AES-GCM-128 outbound and inbound SA on SITE's esp0, OPTS (e.g.
+# ",encap=udp") added to both.
+esp_sa_pair() {
+    local s=$1 local_ip=$2 remote_ip=$3 opts=${8:-}
+    appctl "$s" ipsec/sa-add esp0 out \
+        "spi=$4,src=$local_ip,dst=$remote_ip,aead=aes-gcm-128,key=$5$opts"
+    appctl "$s" ipsec/sa-add esp0 in \
+        "spi=$6,src=$remote_ip,dst=$local_ip,aead=aes-gcm-128,key=$7$opts"
+}
+
+# esp_two_sites ENCAP: sites sa (192.0.2.1, host ha 10.1.0.0/24,
+# fd01::/64) and sb (192.0.2.2, host hb 10.2.0.0/24, fd02::/64), as
+# two_site_veths sa sb hp and route_hosts joined them, started and made
+# esp_site; SAs 0x2001 (A to B, K_AB) and 0x1001 (B to A, K_BA), raw ESP
+# (ENCAP "esp") or in UDP (ENCAP "udp", NAT-T).
+esp_two_sites() {
+    local opts=
+    [ "$1" = udp ] && opts=,encap=udp
+    start_site sa
+    esp_site sa 192.0.2.1 192.0.2.2 "$(link_mac ha ha0)" 10.2.0.0/24 \
+        fd02::/64
+    esp_sa_pair sa 192.0.2.1 192.0.2.2 0x2001 $K_AB 0x1001 $K_BA $opts
+    start_site sb
+    esp_site sb 192.0.2.2 192.0.2.1 "$(link_mac hb hb0)" 10.1.0.0/24 \
+        fd01::/64
+    esp_sa_pair sb 192.0.2.2 192.0.2.1 0x1001 $K_BA 0x2001 $K_AB $opts
+}
+
+# check_natt_keepalive PORT: a NAT-keepalive (RFC 3948 section 2.3: UDP
+# 4500, the byte 0xff) from site B's own stack (192.0.2.2) to site A
+# (192.0.2.1) is counted by site A's PORT.
+check_natt_keepalive() {
+    in_ns sb "$PYTHON3" -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.0.2.2", 4500))
+s.sendto(b"\xff", ("192.0.2.1", 4500))
+'
+    check "site A counted the NAT-keepalive ($(port_line sa "$1"))" \
+        retry 20 port_line_has sa "$1" keepalives=1
+}
+
+# check_natt_wan MIN: the stopped WAN capture holds at least MIN packets
+# of ESP in UDP 4500 and nothing but them and ARP: no raw ESP, no packet
+# over the path MTU of 1500.
+check_natt_wan() {
+    local n_natt n_raw n_other n_big pcap=$WORK/wan.pcap
+    n_natt=$(tcpdump -nr "$pcap" 'udp port 4500' 2>/dev/null | wc -l)
+    n_raw=$(tcpdump -nr "$pcap" 'ip proto 50' 2>/dev/null | wc -l)
+    n_other=$(tcpdump -nr "$pcap" 'not (udp port 4500) and not arp' \
+        2>/dev/null | wc -l)
+    n_big=$(tcpdump -nr "$pcap" 'ip[2:2] > 1500' 2>/dev/null | wc -l)
+    check "ESP in UDP 4500 on the WAN ($n_natt packets)" \
+        test "$n_natt" -ge "$1"
+    check "no raw ESP on the WAN ($n_raw)" test "$n_raw" -eq 0
+    check "nothing but ESP in UDP and ARP on the WAN ($n_other others)" \
+        test "$n_other" -eq 0
+    check "no packet over the path MTU on the WAN ($n_big)" \
+        test "$n_big" -eq 0
+}
+
+# port_line SITE [PORT]: the "port PORT: ..." line of ipsec/sa-show PORT
+# (default esp0).
+port_line() {
+    local p=${2:-esp0}
+    appctl "$1" ipsec/sa-show "$p" | grep "^port $p:"
+}
+
+# port_line_has SITE PORT WORD: whether the port line holds WORD.
+port_line_has() { port_line "$1" "$2" | grep -qw -- "$3"; }
+
+# port_counter SITE NAME [PORT]: NAME's value in the port line, or 0.
+port_counter() {
+    port_line "$1" "${3:-esp0}" | grep -o "$2[:=][0-9]*" | grep -o '[0-9]*$' \
+        || echo 0
 }

@@ -35,11 +35,11 @@ OVS_VSWITCHD := $(OVS_SRC)/vswitchd/ovs-vswitchd
 OVS_ESPDP_LIB := $(B)/libespdp.a
 # The offload registry and providers (offload/offload.mk builds them; named
 # here because that file is included after this one).
-OVS_OFFLOAD_LIBS := $(B)/offload/libipsec-offload-dpdk.a \
-	$(B)/offload/libipsec-offload.a
+OVS_OFFLOAD_LIBS := $(B)/offload/libsecmodel.a \
+	$(B)/offload/libipsec-offload-dpdk.a $(B)/offload/libipsec-offload.a
 OVS_CONFIGURE_FLAGS := --with-dpdk=shared PYTHON3=$(PYTHON3) \
 	ESPDP_CFLAGS="-I$(CURDIR)/datapath -I$(CURDIR)/offload" \
-	ESPDP_LIBS="-L$(CURDIR)/$(B)/offload -lipsec-offload-dpdk \
+	ESPDP_LIBS="-L$(CURDIR)/$(B)/offload -lsecmodel -lipsec-offload-dpdk \
 	-lipsec-offload -L$(CURDIR)/$(B) -lespdp -lIPSec_MB -lcrypto"
 # Parallelism for OVS's own make when the top-level make runs without -j
 # (with -j, the sub-make shares the top-level jobserver).

@@ -1,0 +1,354 @@
+#!/bin/bash
+# System test: an ESP port's SAs on "dpdk-inline-crypto" in ovs-vswitchd.
+# The site's WAN port is a DPDK port (net_af_packet on a veth) with the
+# test-only software model of an inline-crypto NIC attached
+# (Interface other_config:ipsec-nic-model, offload/sec-model.h); the esp
+# port names it (options:ipsec-offload-port=wan).  The peer is Scapy's
+# independent ESP (tests/ovs/scapy-gateway.py) with the same SAs.
+#
+#  ns oi-ha            ns oi-sa (DPDK, 1 PMD)             ns oi-gw
+#  +----------+  +--------------------------------+  +-------------------+
+#  | ha0      +--+ hp (system, main thread)       |  | scapy-gateway.py  |
+#  | 10.1.0.2 |  |   br-int: esp0 (type=esp,      |  |  192.0.2.2, with  |
+#  +----------+  |     ipsec-offload-port=wan)    |  |  10.2.0.2 behind  |
+#                |   br-wan 192.0.2.1             |  |                   |
+#                |   wan (dpdk, net_af_packet,    |  |                   |
+#                |     NIC model, SA table 2) ----+--+ wan (capture)     |
+#                |   lk0 (system, check 7) -------+--+ lk1 (capture)     |
+#                +--------------------------------+  +-------------------+
+#
+# Checks, each of which fails the test:
+#   1. both SAs of esp0 land on dpdk-inline-crypto (sa-show), the model
+#      has 2 live sessions;
+#   2. ha pings 10.2.0.2 and Scapy pings ha: all answered; Scapy verified
+#      every ESP (the NIC model encrypted what the datapath built); the
+#      model counted as encrypted at least the out SA's packets and as
+#      decrypted at least the in SA's; ha's packets, not in mbufs, were
+#      copied into mbufs (inline_tx_copy);
+#   3. ESP from Scapy with a corrupted ICV: the model flags it
+#      RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED, the datapath drops and counts it
+#      as offload_auth; the out SA still encrypts through the NIC;
+#   4. a third SA finds the model's SA table (2) full: it runs in "sw",
+#      its reason says why, and the model counted table_full;
+#   5. sa-flush destroys every session: the model has 0 live sessions;
+#   6. the WAN capture has only ESP and ARP, and no clear-text payload;
+#   7. (run after 3) the ESP of the inline SA may leave only through wan,
+#      in the marked mbuf: a second port lk0 on br-wan, and flows that
+#      also output the ESP to lk0 (lk0 before wan: lk0 gets a copy, wan
+#      the original; wan before lk0: wan gets the copy), then NORMAL
+#      flooding.  The datapath drops every copy and every packet to lk0
+#      (counted in the SA, the port line, ipsec/stats and the coverage
+#      counter ipsec_inline_leak_drop, logged); lk1 sees no ESP and no
+#      clear-text payload; the packets of the original still leave wan,
+#      encrypted by the model.
+# The PMD thread spins for about 17 s; the test reserves 128 2 MiB
+# hugepages and gives back exactly those.  It skips (exit 0, with the
+# reason) when DPDK cannot be initialized here or the build has no model.
+#
+# Usage: tests/ovs/offload-inline.sh [OVS_BUILD_DIR] (default build/ovs/src)
+# Needs root, ip, ethtool, tcpdump, ping, /usr/bin/python3 with Scapy.
+# Removes every namespace, veth and process it made, also on failure; ends
+# only the processes it started.
+set -eu
+
+# shellcheck source=tests/ovs/sites.sh
+. "$(dirname "$0")/sites.sh"
+need_root_and_tools offload-inline
+GATEWAY=$(cd "$(dirname "$0")" && pwd)/scapy-gateway.py
+
+OVS=$(cd "${1:-build/ovs/src}" && pwd)
+PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
+WORK=$(mktemp -d /tmp/offload-inline.XXXXXX)
+# shellcheck disable=SC2034  # Used by sites.sh.
+NS_PREFIX=oi-$$-
+PIDS=()
+PASS=0
+FAIL=0
+PATTERN=c0ffee16c0ffee16
+BR_WAN_MAC=02:00:00:00:0b:01
+K16=000102030405060708090a0b0c0d0e0f
+SALT_O=c0c1c2c3 SALT_I=d0d1d2d3
+OUT=0x7101 IN=0x7102
+
+HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+HP_ADDED=0
+skip() {
+    echo "offload-inline: SKIPPED: $*"
+    exit 0
+}
+give_back_hugepages() {
+    local now
+    if [ "$HP_ADDED" -gt 0 ]; then
+        now=$(cat $HP)
+        echo $(( now > HP_ADDED ? now - HP_ADDED : 0 )) > $HP
+    fi
+}
+trap 'cleanup_sites offload-inline ha sa gw; give_back_hugepages' EXIT
+
+T0=$(date +%s)
+[ -w $HP ] || skip "no 2 MiB hugepages on this kernel ($HP)"
+"$PYTHON3" -c 'import scapy.layers.ipsec' 2>/dev/null \
+    || skip "$PYTHON3 has no Scapy (Debian: python3-scapy)"
+grep -q secmodel_port_attach "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
+    || skip "ovs-vswitchd has no NIC model (link build/offload/libsecmodel.a)"
+hp_before=$(cat $HP)
+echo $(( hp_before + 128 )) > $HP
+HP_ADDED=$(( $(cat $HP) - hp_before ))
+[ "$HP_ADDED" -ge 64 ] \
+    || skip "could reserve only $HP_ADDED of 128 2 MiB hugepages (memory)"
+
+netns_add ha sa gw
+netns_no_ipv6 ha sa gw
+veth wan sa wan gw
+veth ha0 ha hp sa
+in_ns ha ip addr add 10.1.0.2/24 dev ha0
+in_ns ha ip route add 10.2.0.0/24 via 10.1.0.1
+in_ns ha ip neigh add 10.1.0.1 lladdr 02:00:00:00:00:01 dev ha0
+HA_MAC=$(in_ns ha cat /sys/class/net/ha0/address)
+GW_MAC=$(in_ns gw cat /sys/class/net/wan/address)
+
+start_site sa
+vsctl sa set Open_vSwitch . other_config:dpdk-init=true \
+    other_config:dpdk-extra="--no-pci --in-memory" \
+    other_config:pmd-cpu-mask=0x1 other_config:ipsec-offload=true
+for _ in $(seq 100); do
+    grep -q -e 'DPDK Enabled - initialized' -e 'DPDK.*[Ff]ail' -e 'EAL: .*[Ee]rror' \
+        "$WORK/sa/ovs-vswitchd.log" 2>/dev/null && break
+    kill -0 "$(cat "$WORK/sa/ovs-vswitchd.pid")" 2>/dev/null || break
+    sleep 0.2
+done
+grep -q 'DPDK Enabled - initialized' "$WORK/sa/ovs-vswitchd.log" 2>/dev/null \
+    || skip "DPDK did not initialize: $(grep -i -e eal -e dpdk "$WORK/sa/ovs-vswitchd.log" | tail -3 | tr '\n' ' ')"
+
+PMD_T0=$(date +%s)
+vsctl sa add-br br-wan -- set bridge br-wan datapath_type=netdev \
+    other_config:hwaddr=$BR_WAN_MAC
+in_ns sa ip link set br-wan up
+in_ns sa ip addr add 192.0.2.1/24 dev br-wan
+vsctl sa add-port br-wan wan -- set Interface wan type=dpdk \
+    options:dpdk-devargs=net_af_packet0,iface=wan \
+    other_config:ipsec-nic-model=2
+vsctl sa add-br br-int -- set bridge br-int datapath_type=netdev
+vsctl sa add-port br-int hp
+vsctl sa add-port br-int esp0 -- set Interface esp0 type=esp \
+    options:remote_ip=192.0.2.2 options:local_ip=192.0.2.1 \
+    options:ipsec-offload-port=wan
+retry 50 test "$(vsctl sa get Interface wan link_state)" = up || true
+# No flooding on the WAN bridge: the encapsulated packets go to wan only.
+ofctl sa del-flows br-wan
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
+ofctl sa add-flow br-wan "in_port=wan,actions=LOCAL"
+appctl sa tnl/neigh/set br-wan 192.0.2.2 "$GW_MAC" >/dev/null
+ofctl sa del-flows br-int
+ofctl sa add-flow br-int "in_port=esp0,actions=mod_dl_src:02:00:00:00:00:01,mod_dl_dst:$HA_MAC,hp"
+
+start_wan_capture gw
+
+appctl sa ipsec/sa-add esp0 out \
+    "spi=$OUT,src=192.0.2.1,dst=192.0.2.2,aead=aes-gcm-128,key=0x$K16$SALT_O"
+appctl sa ipsec/sa-add esp0 in \
+    "spi=$IN,src=192.0.2.2,dst=192.0.2.1,aead=aes-gcm-128,key=0x$K16$SALT_I"
+appctl sa ipsec/sa-show esp0 > "$WORK/sa-show-1.txt"
+sa_field() {   # sa_field SPI DIR FIELD
+    appctl sa ipsec/sa-show esp0 --json | "$PYTHON3" -c '
+import json, sys
+spi, d, f = int(sys.argv[1], 0), sys.argv[2], sys.argv[3]
+for sa in json.load(sys.stdin)["sas"]:
+    if sa["spi"] == spi and sa["dir"] == d:
+        print(sa[f])
+' "$1" "$2" "$3"
+}
+model() {   # model COUNTER: the NIC model's counter.
+    appctl sa ipsec/nic-model-show | sed -n "s/.* $1=\([0-9]*\).*/\1/p"
+}
+check "1: out SA on dpdk-inline-crypto ($(sa_field $OUT out offload))" \
+    test "$(sa_field $OUT out offload)" = dpdk-inline-crypto
+check "1: in SA on dpdk-inline-crypto ($(sa_field $IN in offload))" \
+    test "$(sa_field $IN in offload)" = dpdk-inline-crypto
+check "1: sa-show says offload=dpdk-inline-crypto" \
+    grep -q 'offload=dpdk-inline-crypto' "$WORK/sa-show-1.txt"
+check "1: the model has 2 live sessions ($(model live))" \
+    test "$(model live)" = 2
+
+# 2: traffic both ways with the Scapy gateway.
+rm -f "$WORK/go" "$WORK/stop"
+ip netns exec "$(ns gw)" "$PYTHON3" "$GATEWAY" wan "$BR_WAN_MAC" 4 \
+    aes-gcm-128 "$OUT" "$K16$SALT_O" "$IN" "$K16$SALT_I" 5 \
+    "$WORK/go" "$WORK/stop" > "$WORK/gw.json" 2>"$WORK/gw.err" &
+GW=$!
+PIDS+=("$GW")
+for _ in $(seq 300); do
+    grep -q ready "$WORK/gw.err" 2>/dev/null && break
+    sleep 0.1
+done
+check "2: the Scapy gateway started" grep -q ready "$WORK/gw.err"
+ofctl sa add-flow br-int "in_port=hp,ip,nw_dst=10.2.0.0/24,actions=esp0"
+check "2: warm-up ping ha -> gateway" ping_answered ha 10.2.0.2
+check "2: 5 pings ha -> 10.2.0.2 (Scapy) all answered" \
+    in_ns ha ping -c 5 -i 0.2 -W 2 -p $PATTERN 10.2.0.2 >/dev/null
+touch "$WORK/go"
+sleep 2
+touch "$WORK/stop"
+wait $GW || true
+res=$(cat "$WORK/gw.json")
+j() { "$PYTHON3" -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$res" "$1"; }
+check "2: Scapy's pings to ha all answered ($res)" \
+    test "$(j pings_sent) $(j replies4)" = "10 5"
+check "2: Scapy verified every ESP from OVS (bad=$(j bad), decrypted=$(j decrypted))" \
+    test "$(j bad)" = 0 -a "$(j decrypted)" -ge 11
+r=$(sa_json sa esp0 $OUT out)
+check "2: out SA packets = ESP Scapy decrypted (${r% *}, $(j decrypted))" \
+    test "${r% *}" = "$(j decrypted)"
+check "2: the model encrypted them (tx_encrypted=$(model tx_encrypted))" \
+    test "$(model tx_encrypted)" -ge "${r% *}"
+r=$(sa_json sa esp0 $IN in)
+check "2: in SA packets = ESP Scapy sent (${r% *}, $(j esp_out))" \
+    test "${r% *}" = "$(j esp_out)"
+check "2: the model decrypted them (rx_decrypted=$(model rx_decrypted))" \
+    test "$(model rx_decrypted)" -ge "${r% *}"
+check "2: no TX error in the model ($(model tx_errors))" \
+    test "$(model tx_errors)" = 0
+port_line=$(appctl sa ipsec/sa-show esp0 | head -1)
+check "2: ha's packets were copied into mbufs ($port_line)" \
+    grep -q 'inline_tx_copy=[1-9]' <<< "$port_line"
+
+# 3: a corrupted ICV.
+cat > "$WORK/bad.py" <<'EOF'
+import socket, sys
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+dst_mac, spi, key = sys.argv[1], int(sys.argv[2], 0), bytes.fromhex(sys.argv[3])
+sa = SecurityAssociation(ESP, spi=spi, crypt_algo="AES-GCM", crypt_key=key,
+                         tunnel_header=IP(src="192.0.2.2", dst="192.0.2.1"))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("wan", 0))
+mine = open("/sys/class/net/wan/address").read().strip()
+for seq in (1000, 1001, 1002):
+    inner = IP(src="10.2.0.2", dst="10.1.0.2") / ICMP(id=7, seq=seq) / Raw(b"x" * 32)
+    esp = bytearray(bytes(sa.encrypt(inner, seq_num=seq)))
+    esp[-1] ^= 0x5a        # The ICV.
+    s.send(bytes(Ether(src=mine, dst=dst_mac, type=0x800)) + bytes(esp))
+EOF
+f0=$(model rx_failed)
+in_ns gw "$PYTHON3" "$WORK/bad.py" $BR_WAN_MAC $IN "$K16$SALT_I"
+sleep 0.5
+check "3: the model flagged 3 RX_SEC_OFFLOAD_FAILED ($f0 -> $(model rx_failed))" \
+    test "$(model rx_failed)" = $(( f0 + 3 ))
+check "3: the in SA dropped them as offload_auth ($(sa_drops sa esp0 $IN in))" \
+    test "$(sa_drops sa esp0 $IN in)" = offload_auth:3
+# The gateway has gone: ha's ping is not answered, but still encrypted.
+o0=$(sa_json sa esp0 $OUT out)
+e0=$(model tx_encrypted)
+in_ns ha ping -c 1 -W 1 10.2.0.2 -q >/dev/null || true
+o1=$(sa_json sa esp0 $OUT out)
+check "3: the out SA still works (packets ${o0% *} -> ${o1% *}, tx_encrypted $e0 -> $(model tx_encrypted))" \
+    test "${o1% *}" = $(( ${o0% *} + 1 )) -a "$(model tx_encrypted)" = $(( e0 + 1 ))
+
+# 7: the ESP of the inline SA leaves through wan only, in the marked mbuf.
+veth lk0 sa lk1 gw
+vsctl sa add-port br-wan lk0
+WAN_TCPDUMP=$TCPDUMP
+start_capture gw lk1 "$WORK/leak.pcap" -s 0
+LEAK_TCPDUMP=$TCPDUMP
+TCPDUMP=$WAN_TCPDUMP CAPTURE="$WORK/wan.pcap"
+leaks() {   # leaks REASON: the out SA's drops for REASON (0 if none).
+    appctl sa ipsec/sa-show esp0 --json | "$PYTHON3" -c '
+import json, sys
+for sa in json.load(sys.stdin)["sas"]:
+    if sa["spi"] == int(sys.argv[1], 0) and sa["dir"] == "out":
+        print(sa.get(sys.argv[2], 0))
+' $OUT "$1"
+}
+pings() {   # pings N: N pings from ha with the pattern (not answered).
+    in_ns ha ping -c "$1" -i 0.2 -W 1 -p $PATTERN -q 10.2.0.2 \
+        >/dev/null 2>&1 || true
+    sleep 0.3
+}
+# a. lk0 first (a copy), then wan (the original, marked).
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=lk0,wan"
+appctl sa revalidator/wait >/dev/null
+o0=$(sa_json sa esp0 $OUT out)
+e0=$(model tx_encrypted)
+pings 3
+o1=$(sa_json sa esp0 $OUT out)
+check "7a: 3 copies to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port))" \
+    test "$(leaks inline_wrong_port)" = 3 -a "$(leaks inline_unmarked)" = 0
+check "7a: the originals still leave wan encrypted (packets ${o0% *} -> ${o1% *}, tx_encrypted $e0 -> $(model tx_encrypted))" \
+    test "${o1% *}" = $(( ${o0% *} + 3 )) -a "$(model tx_encrypted)" = $(( e0 + 3 ))
+# b. wan first (a copy, not marked), then lk0 (the original): nothing
+# leaves.
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan,lk0"
+appctl sa revalidator/wait >/dev/null
+e0=$(model tx_encrypted)
+pings 2
+check "7b: the copies to wan dropped as inline_unmarked ($(leaks inline_unmarked))" \
+    test "$(leaks inline_unmarked)" = 2
+check "7b: the originals to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port))" \
+    test "$(leaks inline_wrong_port)" = 5
+check "7b: nothing reached the NIC model (tx_encrypted $e0 -> $(model tx_encrypted))" \
+    test "$(model tx_encrypted)" = "$e0"
+# c. NORMAL floods to wan and lk0: one of them gets a copy.
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=NORMAL"
+appctl sa revalidator/wait >/dev/null
+w0=$(leaks inline_wrong_port)
+u0=$(leaks inline_unmarked)
+e0=$(model tx_encrypted)
+pings 2
+w1=$(leaks inline_wrong_port)
+u1=$(leaks inline_unmarked)
+check "7c: flooding: every packet to lk0 dropped ($w0 -> $w1), a copy to wan too or the original encrypted ($u0 -> $u1, tx_encrypted $e0 -> $(model tx_encrypted))" \
+    test $(( w1 - w0 )) = 2 -a $(( u1 - u0 + $(model tx_encrypted) - e0 )) = 2
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
+appctl sa revalidator/wait >/dev/null
+port_line=$(appctl sa ipsec/sa-show esp0 | head -1)
+check "7: the port line counts them ($port_line)" \
+    grep -q "inline_wrong_port=$w1 inline_unmarked=$u1" <<< "$port_line"
+check "7: ipsec/stats counts them" \
+    test "$(appctl sa ipsec/stats | grep -E 'inline_(wrong_port|unmarked):' | tr -d ' \n')" \
+    = "inline_wrong_port:${w1}inline_unmarked:$u1"
+check "7: coverage ipsec_inline_leak_drop = $(( w1 + u1 ))" \
+    test "$(appctl sa coverage/read-counter ipsec_inline_leak_drop)" = $(( w1 + u1 ))
+check "7: logged" grep -q "dropped a packet of inline-crypto SA 0x00007101 of port esp0 (inline_wrong_port)" \
+    "$WORK/sa/ovs-vswitchd.log"
+sleep 0.5
+kill "$LEAK_TCPDUMP"
+wait "$LEAK_TCPDUMP" 2>/dev/null || true
+n_leak=$(tcpdump -nr "$WORK/leak.pcap" 'esp or udp port 4500' 2>/dev/null | wc -l)
+check "7: no ESP on lk1 ($n_leak)" test "$n_leak" = 0
+check "7: no clear-text ping payload on lk1" \
+    not grep -q "$PATTERN" < <(tcpdump -xnr "$WORK/leak.pcap" 2>/dev/null \
+        | sed 's/^.*0x[0-9a-f]*: *//' | tr -d ' \n')
+
+# 4: the model's SA table (2) is full.
+appctl sa ipsec/sa-add esp0 in \
+    "spi=0x7103,src=192.0.2.2,dst=192.0.2.1,aead=aes-gcm-128,key=0x$K16$SALT_I"
+check "4: third SA in sw ($(sa_field 0x7103 in offload))" \
+    test "$(sa_field 0x7103 in offload)" = sw
+reason=$(sa_field 0x7103 in offload_reason)
+check "4: its reason names dpdk-inline-crypto and the table ($reason)" \
+    grep -q 'dpdk-inline-crypto: .*full' <<< "$reason"
+check "4: the model counted table_full ($(model table_full))" \
+    test "$(model table_full)" -ge 1
+appctl sa ipsec/sa-show esp0 > "$WORK/sa-show-4.txt"
+
+# 5: deleting the SAs destroys the sessions.
+appctl sa ipsec/sa-flush esp0 >/dev/null
+no_live() { test "$(model live)" = 0; }
+retry 30 no_live || true
+check "5: no live session left ($(model live); created $(model created), destroyed $(model destroyed))" \
+    no_live
+check "5: every session created was destroyed" \
+    test "$(model created)" = "$(model destroyed)"
+vsctl sa set Open_vSwitch . other_config:pmd-cpu-mask=0 >/dev/null 2>&1 || true
+PMD_S=$(( $(date +%s) - PMD_T0 ))
+
+# 6: the wire.
+stop_wan_capture
+check_wan_esp_only 20
+check "6: no clear-text ping payload on the WAN" not hex_on_wan $PATTERN
+check "no key in any log" not grep -rqi -e 08090a0b0c0d0e0f "$WORK/sa"
+
+echo "offload-inline: $PASS passed, $FAIL failed ($(( $(date +%s) - T0 )) s, PMD up ${PMD_S} s)"
+[ "$FAIL" -eq 0 ]

@@ -1,0 +1,169 @@
+#!/bin/bash
+# System test: UDP-encapsulated ESP (NAT traversal, RFC 3948: SAs with
+# encap=udp) on a vxlan port protected with ESP in transport mode
+# (options:ipsec=required), between two sites, each its own ovsdb-server
+# and patched ovs-vswitchd in its own network namespace.
+#
+#  ns tnn-ha                ns tnn-sa                          ns tnn-sb               ns tnn-hb
+#  +-----------+  +---------------------------+  +---------------------------+  +-----------+
+#  | ha0       |  | br-int: hp (system), vx0  |  | br-int: hp (system), vx0  |  | hb0       |
+#  | 10.0.0.1  +--+ br-wan: wan (system)      |  | br-wan: wan (system)      +--+ 10.0.0.2  |
+#  | fd00::1   |  |   br-wan 192.0.2.1/24     |  |   br-wan 192.0.2.2/24     |  | fd00::2   |
+#  | mtu 1500  |  |                           |  |                           |  | mtu 1500  |
+#  +-----------+  +-------------+-------------+  +-------------+-------------+  +-----------+
+#                               |  veth "WAN": ESP in UDP       |
+#                               +------------------------------+
+#
+# Site B sends from UDP port 40000, as if a NAT in front of it had mapped
+# its port 4500 there (site A receives on 4500 from any source port);
+# site A sends to 4500.  Checks, each of which fails the test:
+#   1. the vxlan datapath port takes UDP 4500 beside VXLAN and ESP
+#      (tnl/ports/show);
+#   2. ping both ways, IPv4 and IPv6 in the overlay; each site's in SA
+#      counts exactly the other's out SA's packets, and drops nothing;
+#   3. a NAT-keepalive (UDP 4500, the byte 0xff) from site B's own stack
+#      is counted by site A's port and goes no further;
+#   4. the path MTU counts the 8 bytes of UDP: "Frag needed and DF set
+#      (mtu = 1408)" (1416 with raw ESP), and 2 MB over TCP from hosts
+#      with MTU 1500 arrive complete;
+#   5. the WAN capture has only ESP in UDP (and ARP): no raw ESP, no
+#      clear VXLAN, nothing over 1500 bytes, no clear text.
+#
+# Usage: tests/ovs/tunnels-natt.sh [OVS_BUILD_DIR] (default build/ovs/src)
+# Needs root, ip, ethtool, tcpdump, ping, /usr/bin/python3.  Removes every
+# namespace, veth and process it made, also on failure; ends only the
+# processes it started.
+set -eu
+
+# shellcheck source=tests/ovs/sites.sh
+. "$(dirname "$0")/sites.sh"
+need_root_and_tools tunnels-natt
+
+OVS=$(cd "${1:-build/ovs/src}" && pwd)
+PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
+WORK=$(mktemp -d /tmp/tunnels-natt.XXXXXX)
+# shellcheck disable=SC2034  # Used by sites.sh.
+NS_PREFIX=tnn-$$-
+# shellcheck disable=SC2034  # Used by sites.sh.
+PIDS=()
+PASS=0
+FAIL=0
+
+K_AB=0x8a8b8c8d8e8f909192939495969798999a9b9c9d   # Site A to site B.
+K_BA=0xa1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4   # Site B to site A.
+PATTERN=c0ffee15c0ffee15                           # Ping payload.
+MARKER=tunnels-natt-clear-text-marker              # TCP payload.
+
+trap 'cleanup_sites tunnels-natt ha sa sb hb' EXIT
+
+T0=$(date +%s)
+netns_add ha sa sb hb
+netns_no_ipv6 sa sb
+two_site_veths sa sb hp
+
+# Hosts: one overlay subnet, the Ethernet MTU, static neighbors (no ARP or
+# ND through the tunnel).
+MAC_A=$(in_ns ha cat /sys/class/net/ha0/address)
+MAC_B=$(in_ns hb cat /sys/class/net/hb0/address)
+for h in a b; do
+    me=1 peer=2 peer_mac=$MAC_B
+    [ $h = b ] && me=2 peer=1 peer_mac=$MAC_A
+    in_ns h$h ip addr add 10.0.0.$me/24 dev h${h}0
+    in_ns h$h ip addr add fd00::$me/64 dev h${h}0 nodad
+    in_ns h$h ip neigh add 10.0.0.$peer lladdr "$peer_mac" dev h${h}0
+    in_ns h$h ip neigh add fd00::$peer lladdr "$peer_mac" dev h${h}0
+done
+
+setup_site() {   # setup_site SITE LOCAL REMOTE OUT_SPI OUT_KEY IN_SPI IN_KEY SPORT
+    local s=$1 local_ip=$2 remote_ip=$3
+    start_site "$s"
+    netdev_bridge "$s" br-wan wan
+    netdev_bridge "$s" br-int hp
+    in_ns "$s" ip addr add "$local_ip/24" dev br-wan
+    vsctl "$s" add-port br-int vx0 -- set Interface vx0 type=vxlan \
+        options:remote_ip="$remote_ip" options:local_ip="$local_ip" \
+        options:key=123 options:ipsec=required
+    ofctl "$s" del-flows br-int
+    ofctl "$s" add-flow br-int "in_port=hp,ip,nw_dst=10.0.0.0/24,actions=vx0"
+    ofctl "$s" add-flow br-int "in_port=hp,ipv6,ipv6_dst=fd00::/64,actions=vx0"
+    # What comes from the tunnel, the ICMP errors of the port included
+    # (already addressed to the sender's MAC), goes to the host.
+    ofctl "$s" add-flow br-int "in_port=vx0,actions=hp"
+    appctl "$s" ipsec/sa-add vx0 out \
+        "spi=$4,mode=transport,aead=aes-gcm-128,key=$5,encap=udp,sport=$8"
+    appctl "$s" ipsec/sa-add vx0 in \
+        "spi=$6,mode=transport,aead=aes-gcm-128,key=$7,encap=udp"
+}
+setup_site sa 192.0.2.1 192.0.2.2 0x2001 $K_AB 0x1001 $K_BA 4500
+setup_site sb 192.0.2.2 192.0.2.1 0x1001 $K_BA 0x2001 $K_AB 40000
+
+start_wan_capture sa
+
+port_line() {   # port_line SITE: the "port vx0: ..." line of ipsec/sa-show.
+    appctl "$1" ipsec/sa-show vx0 | grep '^port vx0:'
+}
+
+# 1: the tunnel port map.
+check "site A's vxlan port takes UDP 4500 ($(appctl sa tnl/ports/show -v | grep -c 'udp(dst=4500)'))" \
+    test "$(appctl sa tnl/ports/show -v | grep vxlan_sys | grep -c 'udp(dst=4500)')" -ge 1
+
+# 2: pings both ways.
+check "warm-up ping ha -> hb" ping_answered ha 10.0.0.2
+check "ping hb -> ha" in_ns hb ping -c 3 -i 0.2 -W 2 -p $PATTERN 10.0.0.1 >/dev/null
+check "ping -6 ha -> hb" in_ns ha ping -6 -c 3 -i 0.2 -W 2 -p $PATTERN fd00::2 >/dev/null
+check "ping -6 hb -> ha" in_ns hb ping -6 -c 3 -i 0.2 -W 2 -p $PATTERN fd00::1 >/dev/null
+sleep 0.5
+same_counts() {   # same_counts FROM SPI TO: FROM's out SA counts = TO's in SA.
+    local out in
+    out=$(sa_json "$1" vx0 "$2" out)
+    in=$(sa_json "$3" vx0 "$2" in)
+    check "$1's out SA $2 ($out) = $3's in SA ($in)" test "$out" = "$in"
+    check "$3's in SA $2 dropped nothing ($(sa_drops "$3" vx0 "$2" in))" \
+        test "$(sa_drops "$3" vx0 "$2" in)" = none
+}
+same_counts sa 0x2001 sb
+same_counts sb 0x1001 sa
+check "site B sent from port 40000" \
+    sh -c "tcpdump -nr $WORK/wan.pcap 'udp src port 40000' 2>/dev/null | grep -q ."
+
+# 3: a NAT-keepalive from site B's own address and port 4500.
+in_ns sb "$PYTHON3" -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.0.2.2", 4500))
+s.sendto(b"\xff", ("192.0.2.1", 4500))
+'
+keepalive_counted() { port_line sa | grep -q 'keepalives=1'; }
+check "site A counted the NAT-keepalive ($(port_line sa))" \
+    retry 20 keepalive_counted
+
+# 4: the path MTU with the UDP header: 1500 - 20 - 8 - 8 - 8 - 16 = 1440,
+# less 2 trailer bytes, 16 of UDP and VXLAN, 14 of Ethernet: 1408.
+in_ns ha ping -M "do" -c 1 -W 2 -s 1472 -p $PATTERN 10.0.0.2 \
+    > "$WORK/ping-df.txt" 2>&1 || true
+check "frag needed with mtu = 1408 ($(grep -i frag "$WORK/ping-df.txt" | head -1))" \
+    grep -q 'Frag needed and DF set (mtu = 1408)' "$WORK/ping-df.txt"
+r=0
+tcp_transfer ha hb 10.0.0.1 2 "$MARKER" || r=$?
+check "2 MB over TCP hb -> ha arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
+    test $r = 0
+
+# 5: the WAN.
+stop_wan_capture
+n_natt=$(tcpdump -nr "$WORK/wan.pcap" 'udp port 4500' 2>/dev/null | wc -l)
+n_raw=$(tcpdump -nr "$WORK/wan.pcap" 'ip proto 50' 2>/dev/null | wc -l)
+n_other=$(tcpdump -nr "$WORK/wan.pcap" 'not (udp port 4500) and not arp' \
+    2>/dev/null | wc -l)
+n_big=$(tcpdump -nr "$WORK/wan.pcap" 'ip[2:2] > 1500' 2>/dev/null | wc -l)
+check "ESP in UDP 4500 on the WAN ($n_natt packets)" test "$n_natt" -ge 1000
+check "no raw ESP on the WAN ($n_raw)" test "$n_raw" -eq 0
+check "nothing but ESP in UDP and ARP on the WAN ($n_other others)" \
+    test "$n_other" -eq 0
+check "no packet over the path MTU on the WAN ($n_big)" test "$n_big" -eq 0
+check "no clear-text payload on the WAN" not wan_has_hex $PATTERN
+check "no clear-text TCP data on the WAN" not wan_has_ascii "$MARKER"
+check "no key in any log" \
+    not grep -rqi -e 8a8b8c8d8e8f9091 -e a1a2a3a4a5a6a7a8 "$WORK/sa" "$WORK/sb"
+
+echo "tunnels-natt: $PASS passed, $FAIL failed ($(( $(date +%s) - T0 )) s)"
+[ "$FAIL" -eq 0 ]

@@ -54,31 +54,17 @@ N_UDP=1500   # Datagrams from each host (1).
 M=1000       # Disjoint inbound packets (2).
 D=400        # Duplicated inbound packets (3).
 
-HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-HP_ADDED=0
 skip() {
     echo "multi-pmd: SKIPPED: $*"
     exit 0
 }
-give_back_hugepages() {
-    local now
-    if [ "$HP_ADDED" -gt 0 ]; then
-        now=$(cat $HP)
-        echo $(( now > HP_ADDED ? now - HP_ADDED : 0 )) > $HP
-    fi
-}
 trap 'cleanup_sites multi-pmd ha1 ha2 sa pb; give_back_hugepages' EXIT
 
 T0=$(date +%s)
-[ -w $HP ] || skip "no 2 MiB hugepages on this kernel ($HP)"
 [ "$(nproc)" -ge 2 ] || skip "two PMD threads need two CPUs, this machine has $(nproc)"
 "$PYTHON3" -c 'import scapy.layers.ipsec' 2>/dev/null \
     || skip "$PYTHON3 has no Scapy (Debian: python3-scapy)"
-hp_before=$(cat $HP)
-echo $(( hp_before + 256 )) > $HP
-HP_ADDED=$(( $(cat $HP) - hp_before ))
-[ "$HP_ADDED" -ge 128 ] \
-    || skip "could reserve only $HP_ADDED of 256 2 MiB hugepages (memory)"
+reserve_hugepages 256 128 || skip "$HP_ERR"
 
 netns_add ha1 ha2 sa pb
 netns_no_ipv6 ha1 ha2 sa pb

@@ -34,9 +34,8 @@
 #   4. deleting site A's SAs frees their cryptodev sessions (sessions in
 #      use back to 0, created == freed).
 #
-# Hugepages: DPDK needs some; the test reserves 2 MiB pages (256) through
-# /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages if fewer are free
-# and restores the old count at exit.
+# Hugepages: DPDK needs some; the test adds 256 2 MiB pages
+# (reserve_hugepages in sites.sh) and gives back exactly those at exit.
 #
 # Usage: tests/ovs/offload-cryptodev.sh [OVS_BUILD_DIR]  (default
 # build/ovs/src).  Needs root, ip, ethtool, tcpdump, ping, /usr/bin/python3,
@@ -57,31 +56,15 @@ grep -q "^HAVE_IPSEC_OFFLOAD_DPDK='yes'" "$OVS/tests/atlocal" 2>/dev/null \
     || skip "$OVS is not built with the IPsec offload DPDK providers"
 ls /usr/lib/x86_64-linux-gnu/dpdk/pmds-*/librte_crypto_ipsec_mb.so \
     >/dev/null 2>&1 || skip "no DPDK crypto_ipsec_mb PMD (dpdk package)"
-HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-[ -w $HP ] || skip "no 2 MiB hugepages ($HP)"
 
 sites_work offload-cryptodev ofl-$$-
-HP_OLD=$(cat $HP)
-HP_NEED=256
 
 PATTERN=c0ffee15c0ffee15                           # Ping payload.
 MARKER=OFFLOAD-CRYPTODEV-CLEARTEXT-MARKER-         # In the TCP data.
 
-cleanup() {
-    cleanup_sites offload-cryptodev ha sa sb hb
-    if [ "$(cat $HP)" != "$HP_OLD" ]; then
-        echo "$HP_OLD" > $HP 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
+trap 'cleanup_sites offload-cryptodev ha sa sb hb; give_back_hugepages' EXIT
 
-free_pages=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages)
-if [ "$free_pages" -lt $HP_NEED ]; then
-    echo $((HP_OLD + HP_NEED - free_pages)) > $HP
-    free_pages=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages)
-    [ "$free_pages" -ge $HP_NEED ] \
-        || skip "cannot reserve $HP_NEED free 2 MiB hugepages ($free_pages)"
-fi
+reserve_hugepages 256 128 || skip "$HP_ERR"
 
 T0=$(date +%s)
 netns_add ha sa sb hb

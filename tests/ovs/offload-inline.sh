@@ -70,32 +70,18 @@ K16=000102030405060708090a0b0c0d0e0f
 SALT_O=c0c1c2c3 SALT_I=d0d1d2d3
 OUT=0x7101 IN=0x7102
 
-HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-HP_ADDED=0
 skip() {
     echo "offload-inline: SKIPPED: $*"
     exit 0
 }
-give_back_hugepages() {
-    local now
-    if [ "$HP_ADDED" -gt 0 ]; then
-        now=$(cat $HP)
-        echo $(( now > HP_ADDED ? now - HP_ADDED : 0 )) > $HP
-    fi
-}
 trap 'cleanup_sites offload-inline ha sa gw; give_back_hugepages' EXIT
 
 T0=$(date +%s)
-[ -w $HP ] || skip "no 2 MiB hugepages on this kernel ($HP)"
 "$PYTHON3" -c 'import scapy.layers.ipsec' 2>/dev/null \
     || skip "$PYTHON3 has no Scapy (Debian: python3-scapy)"
 grep -q secmodel_port_attach "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
     || skip "ovs-vswitchd has no NIC model (link build/offload/libsecmodel.a)"
-hp_before=$(cat $HP)
-echo $(( hp_before + 128 )) > $HP
-HP_ADDED=$(( $(cat $HP) - hp_before ))
-[ "$HP_ADDED" -ge 64 ] \
-    || skip "could reserve only $HP_ADDED of 128 2 MiB hugepages (memory)"
+reserve_hugepages 128 64 || skip "$HP_ERR"
 
 netns_add ha sa gw
 netns_no_ipv6 ha sa gw

@@ -66,6 +66,82 @@ sites_work() {
 # link_mac NS IFACE: the MAC address of IFACE in namespace NS.
 link_mac() { in_ns "$1" cat "/sys/class/net/$2/address"; }
 
+# overlay_hosts MTU: hosts ha and hb on one overlay subnet (10.0.0.1-2/24,
+# fd00::1-2/64), link MTU MTU, and static neighbors: no ARP or ND goes
+# through the tunnel, so the SA counters count only the test's packets.
+overlay_hosts() {
+    local h me peer peer_mac mac_a mac_b
+    mac_a=$(link_mac ha ha0)
+    mac_b=$(link_mac hb hb0)
+    for h in a b; do
+        me=1 peer=2 peer_mac=$mac_b
+        [ $h = b ] && me=2 peer=1 peer_mac=$mac_a
+        in_ns h$h ip link set h${h}0 mtu "$1"
+        in_ns h$h ip addr add 10.0.0.$me/24 dev h${h}0
+        in_ns h$h ip addr add fd00::$me/64 dev h${h}0 nodad
+        in_ns h$h ip neigh add 10.0.0.$peer lladdr "$peer_mac" dev h${h}0
+        in_ns h$h ip neigh add fd00::$peer lladdr "$peer_mac" dev h${h}0
+    done
+}
+
+# vxlan_esp_site SITE LOCAL REMOTE OUT_SPEC IN_SPEC: SITE with br-wan
+# (LOCAL/24) and br-int, IPsec-required vxlan port vx0 to REMOTE, the
+# overlay subnets of overlay_hosts steered into it, everything from it (the
+# port's ICMP errors included, already addressed to the sender's MAC) to
+# the host, and the SAs of ipsec/sa-add specs OUT_SPEC and IN_SPEC.
+vxlan_esp_site() {
+    local s=$1
+    start_site "$s"
+    netdev_bridge "$s" br-wan wan
+    netdev_bridge "$s" br-int hp
+    in_ns "$s" ip addr add "$2/24" dev br-wan
+    vsctl "$s" add-port br-int vx0 -- set Interface vx0 type=vxlan \
+        options:remote_ip="$3" options:local_ip="$2" \
+        options:key=123 options:ipsec=required
+    ofctl "$s" del-flows br-int
+    ofctl "$s" add-flow br-int "in_port=hp,ip,nw_dst=10.0.0.0/24,actions=vx0"
+    ofctl "$s" add-flow br-int \
+        "in_port=hp,ipv6,ipv6_dst=fd00::/64,actions=vx0"
+    ofctl "$s" add-flow br-int "in_port=vx0,actions=hp"
+    appctl "$s" ipsec/sa-add vx0 out "$4"
+    appctl "$s" ipsec/sa-add vx0 in "$5"
+}
+
+# --- hugepages (DPDK tests) -------------------------------------------------
+
+HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+HP_ADDED=0
+
+# reserve_hugepages WANT MIN: adds WANT 2 MiB hugepages to the system's
+# count (OVS 3.1 starts DPDK --in-memory, which needs them).  Fails, with
+# the reason in HP_ERR, if the kernel has none or fewer than MIN could be
+# added.  give_back_hugepages (in the test's EXIT trap) takes back exactly
+# what was added, so that parallel DPDK runs keep theirs.
+# shellcheck disable=SC2034  # HP_ERR is read by the sourcing scripts.
+reserve_hugepages() {
+    local before
+    if [ ! -w $HP ]; then
+        HP_ERR="no 2 MiB hugepages on this kernel ($HP)"
+        return 1
+    fi
+    before=$(cat $HP)
+    echo $(( before + $1 )) > $HP
+    HP_ADDED=$(( $(cat $HP) - before ))
+    if [ "$HP_ADDED" -lt "$2" ]; then
+        HP_ERR="could reserve only $HP_ADDED of $1 2 MiB hugepages (memory)"
+        return 1
+    fi
+}
+
+give_back_hugepages() {
+    local now
+    if [ "$HP_ADDED" -gt 0 ]; then
+        now=$(cat $HP)
+        echo $(( now > HP_ADDED ? now - HP_ADDED : 0 )) > $HP
+        HP_ADDED=0
+    fi
+}
+
 # --- namespaces -----------------------------------------------------------
 
 ns() { echo "$NS_PREFIX$1"; }

@@ -48,14 +48,7 @@ set -eu
 . "$(dirname "$0")/sites.sh"
 need_root_and_tools tunnels-esp
 
-OVS=$(cd "${1:-build/ovs/src}" && pwd)
-PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-WORK=$(mktemp -d /tmp/tunnels-esp.XXXXXX)
-# shellcheck disable=SC2034  # Used by sites.sh.
-NS_PREFIX=tne-$$-
-PIDS=()
-PASS=0
-FAIL=0
+sites_init tunnels-esp tne-$$- "${1:-}"
 
 K16=0x8a8b8c8d8e8f909192939495969798999a9b9c9d
 K32=0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fc0c1c2c3
@@ -69,21 +62,9 @@ netns_add ha sa sb hb
 netns_no_ipv6 sa sb
 two_site_veths sa sb hp
 
-# Hosts: one overlay subnet, MTU lowered for the tunnel (up to 40 + 8 + 8
-# + 14 with IPv6) and ESP (up to 37 with AES-GCM) overhead; static
-# neighbors, so that no ARP or ND goes through the tunnel and the SA
-# counters count only the test's packets.
-MAC_A=$(in_ns ha cat /sys/class/net/ha0/address)
-MAC_B=$(in_ns hb cat /sys/class/net/hb0/address)
-for h in a b; do
-    me=1 peer=2 peer_mac=$MAC_B
-    [ $h = b ] && me=2 peer=1 peer_mac=$MAC_A
-    in_ns h$h ip link set h${h}0 mtu 1350
-    in_ns h$h ip addr add 10.0.0.$me/24 dev h${h}0
-    in_ns h$h ip addr add fd00::$me/64 dev h${h}0 nodad
-    in_ns h$h ip neigh add 10.0.0.$peer lladdr "$peer_mac" dev h${h}0
-    in_ns h$h ip neigh add fd00::$peer lladdr "$peer_mac" dev h${h}0
-done
+# Hosts: MTU lowered for the tunnel (up to 40 + 8 + 8 + 14 with IPv6) and
+# ESP (up to 37 with AES-GCM) overhead.
+overlay_hosts 1350
 
 for s in sa sb; do
     me=1

@@ -41,18 +41,8 @@ set -eu
 . "$(dirname "$0")/sites.sh"
 need_root_and_tools tunnels-mtu
 
-OVS=$(cd "${1:-build/ovs/src}" && pwd)
-PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
-WORK=$(mktemp -d /tmp/tunnels-mtu.XXXXXX)
-# shellcheck disable=SC2034  # Used by sites.sh.
-NS_PREFIX=tnm-$$-
-# shellcheck disable=SC2034  # Used by sites.sh.
-PIDS=()
-PASS=0
-FAIL=0
+sites_init tunnels-mtu tnm-$$- "${1:-}"
 
-K_AB=0x8a8b8c8d8e8f909192939495969798999a9b9c9d   # Site A to site B.
-K_BA=0xa1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4   # Site B to site A.
 PATTERN=c0ffee15c0ffee15                           # Ping payload.
 MARKER=tunnels-mtu-clear-text-marker               # TCP payload.
 
@@ -63,48 +53,17 @@ netns_add ha sa sb hb
 netns_no_ipv6 sa sb
 two_site_veths sa sb hp
 
-# Hosts: one overlay subnet, the Ethernet MTU, static neighbors (no ARP or
-# ND through the tunnel).
-MAC_A=$(in_ns ha cat /sys/class/net/ha0/address)
-MAC_B=$(in_ns hb cat /sys/class/net/hb0/address)
-for h in a b; do
-    me=1 peer=2 peer_mac=$MAC_B
-    [ $h = b ] && me=2 peer=1 peer_mac=$MAC_A
-    in_ns h$h ip addr add 10.0.0.$me/24 dev h${h}0
-    in_ns h$h ip addr add fd00::$me/64 dev h${h}0 nodad
-    in_ns h$h ip neigh add 10.0.0.$peer lladdr "$peer_mac" dev h${h}0
-    in_ns h$h ip neigh add fd00::$peer lladdr "$peer_mac" dev h${h}0
-done
+overlay_hosts 1500   # The Ethernet MTU: the port answers for the tunnel.
 
-setup_site() {   # setup_site SITE LOCAL REMOTE OUT_SPI OUT_KEY IN_SPI IN_KEY
-    local s=$1 local_ip=$2 remote_ip=$3
-    start_site "$s"
-    netdev_bridge "$s" br-wan wan
-    netdev_bridge "$s" br-int hp
-    in_ns "$s" ip addr add "$local_ip/24" dev br-wan
-    vsctl "$s" add-port br-int vx0 -- set Interface vx0 type=vxlan \
-        options:remote_ip="$remote_ip" options:local_ip="$local_ip" \
-        options:key=123 options:ipsec=required
-    ofctl "$s" del-flows br-int
-    ofctl "$s" add-flow br-int "in_port=hp,ip,nw_dst=10.0.0.0/24,actions=vx0"
-    ofctl "$s" add-flow br-int "in_port=hp,ipv6,ipv6_dst=fd00::/64,actions=vx0"
-    # What comes from the tunnel, the ICMP errors of the port included
-    # (already addressed to the sender's MAC), goes to the host.
-    ofctl "$s" add-flow br-int "in_port=vx0,actions=hp"
-    appctl "$s" ipsec/sa-add vx0 out "spi=$4,mode=transport,aead=aes-gcm-128,key=$5"
-    appctl "$s" ipsec/sa-add vx0 in "spi=$6,mode=transport,aead=aes-gcm-128,key=$7"
-}
-setup_site sa 192.0.2.1 192.0.2.2 0x2001 $K_AB 0x1001 $K_BA
-setup_site sb 192.0.2.2 192.0.2.1 0x1001 $K_BA 0x2001 $K_AB
+GCM="mode=transport,aead=aes-gcm-128"
+vxlan_esp_site sa 192.0.2.1 192.0.2.2 "spi=0x2001,$GCM,key=$K_AB" \
+    "spi=0x1001,$GCM,key=$K_BA"
+vxlan_esp_site sb 192.0.2.2 192.0.2.1 "spi=0x1001,$GCM,key=$K_BA" \
+    "spi=0x2001,$GCM,key=$K_AB"
 
 start_wan_capture sa
 
-port_line() {   # port_line SITE: the "port vx0: ..." line of ipsec/sa-show.
-    appctl "$1" ipsec/sa-show vx0 | grep '^port vx0:'
-}
-counter() {   # counter SITE NAME: NAME's value in the port line, or 0.
-    port_line "$1" | grep -o "$2[:=][0-9]*" | grep -o '[0-9]*$' || echo 0
-}
+counter() { port_counter "$1" "$2" vx0; }   # counter SITE NAME
 
 check "warm-up ping ha -> hb" ping_answered ha 10.0.0.2
 
@@ -115,7 +74,7 @@ in_ns ha ping -M "do" -c 1 -W 2 -s 1472 -p $PATTERN 10.0.0.2 \
 check "ICMP frag needed with mtu = 1416 from 10.0.0.2 ($(grep -i frag "$WORK/ping-df.txt" | head -1))" \
     grep -q 'From 10.0.0.2 .*Frag needed and DF set (mtu = 1416)' \
     "$WORK/ping-df.txt"
-check "counted as pmtu_exceeded at site A ($(port_line sa))" \
+check "counted as pmtu_exceeded at site A ($(port_line sa vx0))" \
     test "$(counter sa pmtu_exceeded)" -ge 1
 check "host ha learned the path MTU of 1416" \
     retry 10 sh -c "ip netns exec $(ns ha) ip route get 10.0.0.2 | grep -q 'mtu 1416'"
@@ -147,7 +106,7 @@ r=0
 tcp_transfer ha hb 10.0.0.1 2 "$MARKER" || r=$?
 check "2 MB over TCP hb -> ha with MSS 1460 arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
     test $r = 0
-check "site B answered TCP's full-size segments ($(port_line sb))" \
+check "site B answered TCP's full-size segments ($(port_line sb vx0))" \
     test "$(counter sb pmtu_exceeded)" -gt "$exceeded0"
 
 # 5: a configured path MTU: 1280 - 20 - 16 - 16 = 1228 of ESP payload,
@@ -158,7 +117,7 @@ in_ns ha ping -M "do" -c 1 -W 2 -s 1300 -p $PATTERN 10.0.0.2 \
     > "$WORK/ping-1280.txt" 2>&1 || true
 check "options:pmtu=1280 gives mtu = 1196 ($(grep -i frag "$WORK/ping-1280.txt" | head -1))" \
     grep -q 'Frag needed and DF set (mtu = 1196)' "$WORK/ping-1280.txt"
-check "no frag_no_room or pmtu_no_icmp drop ($(port_line sa); $(port_line sb))" \
+check "no frag_no_room or pmtu_no_icmp drop ($(port_line sa vx0); $(port_line sb vx0))" \
     test "$(counter sa frag_no_room)$(counter sb frag_no_room)$(counter sa pmtu_no_icmp)$(counter sb pmtu_no_icmp)" = 0000
 
 # 6: the WAN.

@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include <rte_cryptodev.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_malloc.h>
@@ -876,6 +877,7 @@ tx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
             uint16_t n, void *m_)
 {
     struct secmodel *m = m_;
+    uint64_t start = rte_rdtsc();
 
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *mb = pkts[i];
@@ -907,6 +909,7 @@ tx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
         memset(RTE_MBUF_DYNFIELD(mb, dynfield_offset, struct model_md *), 0,
                sizeof(struct model_md));
     }
+    m->c.tx_cycles += rte_rdtsc() - start;
     return n;
 }
 
@@ -997,6 +1000,7 @@ rx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
             uint16_t n, uint16_t max_pkts, void *m_)
 {
     struct secmodel *m = m_;
+    uint64_t start = rte_rdtsc();
 
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *mb = pkts[i];
@@ -1025,6 +1029,7 @@ rx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
             ms->stats.ierrors++;
         }
     }
+    m->c.rx_cycles += rte_rdtsc() - start;
     return n;
 }
 

@@ -100,6 +100,10 @@ struct secmodel_counters {
     uint64_t rx_decrypted;      /* RX: verified and decrypted. */
     uint64_t rx_failed;         /* RX: ICV did not verify. */
     uint64_t rx_no_session;     /* RX: ESP without a session (left). */
+    uint64_t tx_cycles;         /* TSC cycles spent in the TX callback, */
+    uint64_t rx_cycles;         /* and in the RX callback: the work a real
+                                 * NIC does in hardware (benchmarks
+                                 * subtract it from the PMD's cycles). */
 };
 
 /* A model with 'cfg' (copied).  Needs the EAL (the mbuf dynamic field).

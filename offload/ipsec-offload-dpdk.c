@@ -35,14 +35,40 @@ struct dpdk_caps {
     bool cb_registered;
 };
 
+enum {
+    DPDK_SA_MAGIC = 0x5a1dd9d4,
+};
+
 /* Per installed SA. */
 struct dpdk_sa {
+    uint32_t magic;             /* DPDK_SA_MAGIC while installed. */
     struct dpdk_sa *next;       /* In 'all_sas', under 'sas_mutex'. */
     struct dpdk_caps *caps;
     void *sess;
     uint32_t ol_flags;
     uint32_t spi;
     atomic_uint_least32_t events;       /* ESP_EV_* from the NIC. */
+
+    /* Inline protocol: what the datapath steps still own. */
+    bool out;                   /* ESP_DIR_OUT. */
+    bool tunnel;                /* ESP_MODE_TUNNEL. */
+    struct esp_sa *sa;          /* The caller's (selectors), or null. */
+    uint64_t soft_at, hard_at;  /* Time lifetimes, caller's clock; 0 =
+                                 * none.  rte_security has no time limit,
+                                 * so the NIC is not told. */
+    atomic_uint_least32_t time_raised;  /* ESP_EV_* raised for time. */
+    atomic_uint_least32_t dead;         /* ESP_EV_HARD_EXPIRED and/or
+                                         * ESP_EV_SEQ_OVERFLOW: the SA
+                                         * carries nothing more. */
+    atomic_uint_least64_t packets, bytes;
+    atomic_uint_least64_t drops[ESP_N_VERDICTS];
+};
+
+/* Inline-protocol RX drops of packets whose SA is unknown. */
+static atomic_uint_least64_t proto_orphan_drops[ESP_N_VERDICTS];
+
+enum {
+    ETH_HLEN_ = 14,             /* Ethernet header without VLAN tags. */
 };
 
 static pthread_mutex_t sas_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -643,6 +669,12 @@ dpdk_sa_install(void *caps_, const struct ipsec_offload_port_info *port,
     ds->ol_flags = c->ol_flags;
     ds->spi = p->spi;
     atomic_init(&ds->events, 0);
+    ds->out = out;
+    ds->tunnel = p->mode == ESP_MODE_TUNNEL;
+    ds->sa = sa;
+    ds->soft_at = p->soft.seconds ? p->now + p->soft.seconds : 0;
+    ds->hard_at = p->hard.seconds ? p->now + p->hard.seconds : 0;
+    ds->magic = DPDK_SA_MAGIC;
     dc->n_sessions++;
     pthread_mutex_lock(&sas_mutex);
     ds->next = all_sas;
@@ -673,6 +705,7 @@ dpdk_sa_remove(void *caps_, void *priv)
      * to the pool. */
     rte_security_session_destroy(ds->caps->ctx, ds->sess);
     ds->caps->n_sessions--;
+    ds->magic = 0;
     free(ds);
 }
 
@@ -741,6 +774,11 @@ ipsec_offload_dpdk_ipsec_event(uint16_t port_id, int event, void *cb_arg,
             && ds->caps->port_id == port_id) {
             atomic_fetch_or_explicit(&ds->events, bits,
                                      memory_order_relaxed);
+            /* The NIC stopped the SA: the datapath stops using it. */
+            if (bits & (ESP_EV_HARD_EXPIRED | ESP_EV_SEQ_OVERFLOW)) {
+                atomic_fetch_or_explicit(&ds->dead, bits,
+                                         memory_order_relaxed);
+            }
             ret = 0;
             break;
         }
@@ -803,6 +841,300 @@ ipsec_offload_dpdk_rx_flags(uint64_t ol_flags)
         flags |= ESP_RX_CRYPTO_DONE;
     }
     return flags;
+}
+
+/* --- Inline protocol: the datapath's steps ---------------------------- */
+
+static bool
+is_proto_sa(const struct dpdk_sa *ds)
+{
+    return (ds && ds->magic == DPDK_SA_MAGIC
+            && ds->caps->action == RTE_SECURITY_ACTION_TYPE_INLINE_PROTOCOL);
+}
+
+/* The dpdk-inline-protocol handle of 'osa', or null. */
+static struct dpdk_sa *
+proto_sa(const struct ipsec_offload_sa *osa)
+{
+    struct dpdk_sa *ds;
+
+    if (!osa || ipsec_offload_sa_provider(osa)
+                != ipsec_offload_dpdk_inline_protocol_class.name) {
+        return NULL;
+    }
+    ds = ipsec_offload_sa_priv(osa);
+    return is_proto_sa(ds) ? ds : NULL;
+}
+
+/* Raises the time lifetimes 'now' crossed (once each) and returns the
+ * verdict for every packet of the SA: ESP_OK or why it is dead. */
+static enum esp_verdict
+proto_state(struct dpdk_sa *ds, uint64_t now)
+{
+    uint32_t want = 0, dead;
+
+    if (ds->soft_at && now >= ds->soft_at) {
+        want |= ESP_EV_SOFT_EXPIRED;
+    }
+    if (ds->hard_at && now >= ds->hard_at) {
+        want |= ESP_EV_HARD_EXPIRED;
+    }
+    if (want & ~atomic_load_explicit(&ds->time_raised,
+                                     memory_order_relaxed)) {
+        uint32_t old = atomic_fetch_or_explicit(&ds->time_raised, want,
+                                                memory_order_relaxed);
+        uint32_t new = want & ~old;
+
+        atomic_fetch_or_explicit(&ds->events, new, memory_order_relaxed);
+        if (new & ESP_EV_HARD_EXPIRED) {
+            atomic_fetch_or_explicit(&ds->dead, ESP_EV_HARD_EXPIRED,
+                                     memory_order_relaxed);
+        }
+    }
+    dead = atomic_load_explicit(&ds->dead, memory_order_relaxed);
+    return (dead & ESP_EV_SEQ_OVERFLOW ? ESP_DROP_SEQ_OVERFLOW
+            : dead & ESP_EV_HARD_EXPIRED ? ESP_DROP_LIFETIME : ESP_OK);
+}
+
+/* The IP packet after the Ethernet header of 'm': its length from its own
+ * header, which must agree with the Ethernet type and fit in the frame;
+ * 0 if it does not.  IPv6: the fixed header's payload length. */
+static uint32_t
+proto_ip_len(const struct rte_mbuf *m)
+{
+    const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *), *ip;
+    uint32_t len = rte_pktmbuf_data_len(m), tot;
+    uint16_t ethertype;
+
+    if (!rte_pktmbuf_is_contiguous(m) || len < ETH_HLEN_ + 20) {
+        return 0;
+    }
+    ethertype = f[12] << 8 | f[13];
+    ip = f + ETH_HLEN_;
+    len -= ETH_HLEN_;
+    if (ethertype == RTE_ETHER_TYPE_IPV4 && ip[0] >> 4 == 4) {
+        uint32_t hl = (ip[0] & 0xf) * 4;
+
+        tot = ip[2] << 8 | ip[3];
+        return hl >= 20 && tot >= hl && tot <= len ? tot : 0;
+    }
+    if (ethertype == RTE_ETHER_TYPE_IPV6 && ip[0] >> 4 == 6 && len >= 40) {
+        tot = 40 + (ip[4] << 8 | ip[5]);
+        return tot <= len ? tot : 0;
+    }
+    return 0;
+}
+
+static void
+proto_count(struct dpdk_sa *ds, uint64_t packets, uint64_t bytes,
+            const uint64_t drops[ESP_N_VERDICTS])
+{
+    atomic_uint_least64_t *d = ds ? ds->drops : proto_orphan_drops;
+
+    if (ds && packets) {
+        atomic_fetch_add_explicit(&ds->packets, packets,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&ds->bytes, bytes, memory_order_relaxed);
+    }
+    for (int v = 0; v < ESP_N_VERDICTS; v++) {
+        if (drops[v]) {
+            atomic_fetch_add_explicit(&d[v], drops[v], memory_order_relaxed);
+        }
+    }
+}
+
+unsigned int
+ipsec_offload_dpdk_proto_tx(const struct ipsec_offload_sa *osa,
+                            struct rte_mbuf *pkts[],
+                            enum esp_verdict verdicts[], unsigned int n,
+                            uint64_t now)
+{
+    struct dpdk_sa *ds = proto_sa(osa);
+    uint64_t drops[ESP_N_VERDICTS] = { 0 }, bytes = 0;
+    enum esp_verdict all = ESP_OK;
+    unsigned int ok = 0;
+
+    if (!is_proto_sa(ds)) {
+        /* Not an inline-protocol SA: nothing to count it on. */
+        for (unsigned int i = 0; i < n; i++) {
+            verdicts[i] = ESP_DROP_OFFLOAD_MISMATCH;
+        }
+        drops[ESP_DROP_OFFLOAD_MISMATCH] = n;
+        proto_count(NULL, 0, 0, drops);
+        return 0;
+    }
+    if (!ds->out) {
+        all = ESP_DROP_WRONG_DIR;
+    } else {
+        all = proto_state(ds, now);
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        struct rte_mbuf *m = pkts[i];
+        enum esp_verdict v = all;
+        uint32_t len = 0;
+
+        if (v == ESP_OK) {
+            len = proto_ip_len(m);
+            v = len ? ESP_OK : ESP_DROP_MALFORMED;
+        }
+        if (v == ESP_OK) {
+            m->ol_flags |= RTE_MBUF_F_TX_SEC_OFFLOAD;
+            if ((ds->ol_flags & RTE_SECURITY_TX_OLOAD_NEED_MDATA)
+                && rte_security_set_pkt_metadata(ds->caps->ctx, ds->sess, m,
+                                                 NULL)) {
+                m->ol_flags &= ~RTE_MBUF_F_TX_SEC_OFFLOAD;
+                v = ESP_DROP_CRYPTO;
+            }
+        }
+        verdicts[i] = v;
+        if (v == ESP_OK) {
+            ok++;
+            bytes += len;
+        } else {
+            drops[v]++;
+        }
+    }
+    proto_count(ds, ok, bytes, drops);
+    return ok;
+}
+
+unsigned int
+ipsec_offload_dpdk_proto_rx(struct rte_mbuf *pkts[],
+                            enum esp_verdict verdicts[], struct esp_sa *sas[],
+                            unsigned int n, uint64_t now)
+{
+    uint64_t drops[ESP_N_VERDICTS] = { 0 }, orphan[ESP_N_VERDICTS] = { 0 };
+    struct dpdk_sa *cur = NULL;     /* SA whose counts are pending. */
+    uint64_t packets = 0, bytes = 0;
+    unsigned int ok = 0;
+    bool have_field = rte_security_dynfield_is_registered();
+
+    for (unsigned int i = 0; i < n; i++) {
+        struct rte_mbuf *m = pkts[i];
+        struct dpdk_sa *ds = NULL;
+        enum esp_verdict v = ESP_OK;
+        uint32_t len = 0;
+
+        if (sas) {
+            sas[i] = NULL;
+        }
+        if (!(m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD)) {
+            /* Not the NIC's: the caller's software path. */
+            v = ESP_DROP_OFFLOAD_MISMATCH;
+        } else if (have_field) {
+            ds = (struct dpdk_sa *) (uintptr_t) *rte_security_dynfield(m);
+        }
+        if (v == ESP_OK && (!is_proto_sa(ds) || ds->out)) {
+            ds = NULL;
+            v = ESP_DROP_NO_SA;
+        }
+        if (ds != cur) {
+            if (cur) {
+                proto_count(cur, packets, bytes, drops);
+            }
+            memset(drops, 0, sizeof drops);
+            packets = bytes = 0;
+            cur = ds;
+        }
+        if (v == ESP_OK && (m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED)) {
+            /* ICV, replay window or the NIC's own lifetime. */
+            v = ESP_DROP_OFFLOAD_AUTH;
+        }
+        if (v == ESP_OK) {
+            v = proto_state(ds, now);
+        }
+        if (v == ESP_OK) {
+            len = proto_ip_len(m);
+            v = len ? ESP_OK : ESP_DROP_MALFORMED;
+        }
+        if (v == ESP_OK && ds->sa
+            && !esp_sa_match(ds->sa, rte_pktmbuf_mtod_offset(
+                                 m, const uint8_t *, ETH_HLEN_), len)) {
+            /* RFC 4301 5.2 step 4: the inner packet must fit the SA. */
+            v = ESP_DROP_SELECTOR;
+        }
+        verdicts[i] = v;
+        if (v != ESP_OK) {
+            if (ds) {
+                drops[v]++;
+            } else {
+                orphan[v]++;
+            }
+            continue;
+        }
+        /* Ethernet padding after a short inner packet. */
+        if (rte_pktmbuf_data_len(m) > ETH_HLEN_ + len) {
+            rte_pktmbuf_trim(m, rte_pktmbuf_data_len(m) - ETH_HLEN_ - len);
+        }
+        if (sas) {
+            sas[i] = ds->sa;
+        }
+        packets++;
+        bytes += len;
+        ok++;
+    }
+    if (cur) {
+        proto_count(cur, packets, bytes, drops);
+    }
+    proto_count(NULL, 0, 0, orphan);
+    return ok;
+}
+
+int
+ipsec_offload_dpdk_proto_get_stats(const struct ipsec_offload_sa *osa,
+                                   struct esp_sa_stats *st)
+{
+    const struct dpdk_sa *ds = proto_sa(osa);
+
+    memset(st, 0, sizeof *st);
+    if (!is_proto_sa(ds)) {
+        return EINVAL;
+    }
+    st->packets = atomic_load_explicit(&ds->packets, memory_order_relaxed);
+    st->bytes = atomic_load_explicit(&ds->bytes, memory_order_relaxed);
+    for (int v = 0; v < ESP_N_VERDICTS; v++) {
+        st->drops[v] = atomic_load_explicit(&ds->drops[v],
+                                            memory_order_relaxed);
+    }
+    return 0;
+}
+
+void
+ipsec_offload_dpdk_proto_get_drops(uint64_t drops[ESP_N_VERDICTS])
+{
+    for (int v = 0; v < ESP_N_VERDICTS; v++) {
+        drops[v] = atomic_load_explicit(&proto_orphan_drops[v],
+                                        memory_order_relaxed);
+    }
+}
+
+void
+ipsec_offload_dpdk_proto_format(const struct ipsec_offload_sa *osa,
+                                char *buf, size_t size)
+{
+    struct ipsec_offload_stats nic;
+    struct esp_sa_stats dp;
+
+    ipsec_offload_fmt(buf, size, "%s", "");
+    if (ipsec_offload_dpdk_proto_get_stats(osa, &dp)) {
+        return;
+    }
+    ipsec_offload_append(buf, size, "datapath: packets=%"PRIu64
+                         " bytes=%"PRIu64, dp.packets, dp.bytes);
+    for (int v = 0; v < ESP_N_VERDICTS; v++) {
+        if (dp.drops[v]) {
+            ipsec_offload_append(buf, size, " %s=%"PRIu64,
+                                 esp_verdict_name(v), dp.drops[v]);
+        }
+    }
+    if (!ipsec_offload_sa_get_stats(osa, &nic)) {
+        ipsec_offload_append(buf, size, "; nic: ipackets=%"PRIu64
+                             " ibytes=%"PRIu64" ierrors=%"PRIu64
+                             " opackets=%"PRIu64" obytes=%"PRIu64
+                             " oerrors=%"PRIu64, nic.ipackets, nic.ibytes,
+                             nic.ierrors, nic.opackets, nic.obytes,
+                             nic.oerrors);
+    }
 }
 
 int

@@ -9,7 +9,9 @@
  *                         RX.
  *   dpdk-inline-protocol  RTE_SECURITY_ACTION_TYPE_INLINE_PROTOCOL: the NIC
  *                         does all of ESP and reports lifetime and sequence
- *                         events through RTE_ETH_EVENT_IPSEC.
+ *                         events through RTE_ETH_EVENT_IPSEC; the datapath
+ *                         runs ipsec_offload_dpdk_proto_tx()/_rx() (time
+ *                         lifetimes, selectors, counters, metadata).
  *
  * Each port's capabilities come from rte_security_capabilities_get() on
  * the port's security context, which the provider obtains through exactly
@@ -24,13 +26,16 @@
 #ifndef IPSEC_OFFLOAD_DPDK_H
 #define IPSEC_OFFLOAD_DPDK_H 1
 
+#include <stddef.h>
 #include <stdint.h>
+#include "esp.h"
 #include "ipsec-offload.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+struct rte_mbuf;
 struct rte_security_ctx;
 
 extern const struct ipsec_offload_class ipsec_offload_dpdk_inline_crypto_class;
@@ -74,6 +79,79 @@ int ipsec_offload_dpdk_tx_prepare(struct rte_security_ctx *ctx, void *sess,
 /* Per packet, RX: the ESP_RX_* bits (esp.h) for esp_decap_burst_ex()
  * from an mbuf's 'ol_flags' (RTE_MBUF_F_RX_SEC_OFFLOAD[_FAILED]). */
 uint8_t ipsec_offload_dpdk_rx_flags(uint64_t mbuf_ol_flags);
+
+/* Inline protocol in the datapath.
+ *
+ * With an SA taken by dpdk-inline-protocol the NIC does all of ESP: the
+ * sequence number, the outer header, padding, encryption and ICV on TX;
+ * the SA lookup (its rte_flow rule), anti-replay, ICV, decryption and
+ * decapsulation on RX; the packet and byte lifetimes it was told
+ * (RTE_ETH_EVENT_IPSEC events).  The datapath library's esp_sa for the
+ * SA carries no traffic.  What the datapath still does is here, per burst
+ * like esp_encap_burst()/esp_decap_burst(): both return the number of
+ * packets with verdict ESP_OK, never free or send a packet, and count
+ * every drop under its esp_verdict on the SA (or, without one, in
+ * ipsec_offload_dpdk_proto_get_drops()).  'n' has no limit; 'now' is the
+ * caller's clock in seconds (the one esp_sa_params.now used).  Any
+ * thread, while the SA is installed.
+ *
+ * ipsec_offload_dpdk_proto_tx(): 'pkts' are single-segment mbufs, each an
+ * Ethernet frame (no VLAN tag) with the packet to protect: in tunnel mode
+ * the inner IPv4/IPv6 packet, in transport mode the IP packet itself.
+ * For each: ESP_DROP_LIFETIME once the SA's hard time lifetime (which
+ * rte_security cannot express) passed or the NIC reported a hard packet
+ * or byte lifetime, ESP_DROP_SEQ_OVERFLOW once it reported the sequence
+ * number exhausted, ESP_DROP_MALFORMED if the frame does not hold a sane
+ * IP header of the Ethernet type's version, ESP_DROP_WRONG_DIR for an
+ * inbound SA, ESP_DROP_OFFLOAD_MISMATCH if 'osa' is not a
+ * dpdk-inline-protocol SA, ESP_DROP_CRYPTO if the metadata could not be
+ * set; otherwise RTE_MBUF_F_TX_SEC_OFFLOAD and (if the capability asks,
+ * RTE_SECURITY_TX_OLOAD_NEED_MDATA) rte_security_set_pkt_metadata() with
+ * the SA's session, the packet and its IP bytes counted on the SA, ESP_OK.
+ * Time lifetimes raise ESP_EV_SOFT_EXPIRED / ESP_EV_HARD_EXPIRED once
+ * each, taken with ipsec_offload_sa_take_events() like the NIC's.  The
+ * frame must have ESP_HEADROOM bytes of headroom and ESP_TAILROOM of
+ * tailroom for the NIC.
+ *
+ * ipsec_offload_dpdk_proto_rx(): 'pkts' are mbufs the NIC flagged
+ * RTE_MBUF_F_RX_SEC_OFFLOAD on a port with inbound inline-protocol SAs
+ * (a packet still in ESP, e.g. an inline-crypto one, belongs to
+ * esp_decap_burst_ex() instead): Ethernet + the decapsulated packet, the
+ * SA's session userdata in *rte_security_dynfield(m).  For each:
+ * ESP_DROP_OFFLOAD_MISMATCH if not flagged, ESP_DROP_NO_SA if the
+ * userdata is not an inbound dpdk-inline-protocol SA, ESP_DROP_OFFLOAD_AUTH
+ * if flagged RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED (the NIC's ICV check,
+ * replay window or lifetime refused it), ESP_DROP_LIFETIME /
+ * ESP_DROP_SEQ_OVERFLOW as for TX, ESP_DROP_MALFORMED if the IP header
+ * is not sane (version matching the Ethernet type, lengths within the
+ * frame), ESP_DROP_SELECTOR if the SA has selectors
+ * (of the esp_sa given at install) and the inner packet matches none
+ * (RFC 4301 5.2); otherwise Ethernet padding is trimmed, the packet is
+ * counted on the SA, 'sas[i]' (if 'sas' is non-null) is the esp_sa given
+ * to ipsec_offload_sa_install() (may be null), ESP_OK.  The userdata is
+ * trusted like the flags: it must come from the NIC's descriptors. */
+unsigned int ipsec_offload_dpdk_proto_tx(const struct ipsec_offload_sa *,
+                                         struct rte_mbuf *pkts[],
+                                         enum esp_verdict verdicts[],
+                                         unsigned int n, uint64_t now);
+unsigned int ipsec_offload_dpdk_proto_rx(struct rte_mbuf *pkts[],
+                                         enum esp_verdict verdicts[],
+                                         struct esp_sa *sas[],
+                                         unsigned int n, uint64_t now);
+/* The datapath's counters for a dpdk-inline-protocol SA: packets and
+ * bytes that passed the steps above, drops per verdict ('seq' and
+ * 'offload_sw' 0: the NIC keeps the sequence number).  Returns 0 or
+ * EINVAL (not such an SA). */
+int ipsec_offload_dpdk_proto_get_stats(const struct ipsec_offload_sa *,
+                                       struct esp_sa_stats *);
+/* Drops of RX packets whose SA could not be found. */
+void ipsec_offload_dpdk_proto_get_drops(uint64_t drops[ESP_N_VERDICTS]);
+/* For ipsec/sa-show: "datapath: packets=N bytes=N [verdict=N ...]; nic:
+ * ipackets=N ibytes=N ierrors=N opackets=N obytes=N oerrors=N" (the
+ * NIC's part from rte_security_session_stats_get()); "" if 'osa' is not
+ * a dpdk-inline-protocol SA. */
+void ipsec_offload_dpdk_proto_format(const struct ipsec_offload_sa *,
+                                     char *buf, size_t size);
 
 /* The RTE_ETH_EVENT_IPSEC handler, an rte_eth_dev_cb_fn: maps the event
  * subtype to ESP_EV_* bits on the SA whose session userdata is in the

@@ -17,7 +17,7 @@ OFFLOAD_DPDK_SRCS := offload/ipsec-offload-dpdk.c \
 	offload/crypto-cryptodev.c offload/ipsec-offload-cryptodev.c
 OFFLOAD_MODEL_SRCS := offload/sec-model.c
 OFFLOAD_TEST_NAMES := test-offload-select test-offload-model \
-	test-offload-cryptodev test-offload-inline
+	test-offload-cryptodev test-offload-inline test-offload-proto
 
 # rte_security_set_pkt_metadata() and the dynfield helpers are still
 # marked experimental in DPDK 22.11.

@@ -2,6 +2,10 @@
  * Software model of an inline-IPsec-capable NIC: an rte_security context
  * with real rte_security_ops.  See sec-model.h.
  */
+/* The model is a driver: it registers the security dynfield as PMDs do
+ * (rte_security_dynfield_register() is internal API). */
+#define ALLOW_INTERNAL_API 1
+
 #include "sec-model.h"
 
 #include <errno.h>
@@ -12,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <rte_cryptodev.h>
 #include <rte_cycles.h>
@@ -33,6 +38,8 @@ enum {
     MAX_QUEUES = 4,             /* Per port. */
     ICV_LEN = 16,
     SCRATCH = 65536 + 64,
+    WIN_BITS = 4096,            /* Largest inline-protocol replay window. */
+    ETH_LEN = 14,
 };
 
 /* What set_pkt_metadata() leaves in the mbuf (the model's dynfield). */
@@ -80,6 +87,23 @@ struct model_sess {
                                  * verified, for the ESN high bits. */
     uint64_t userdata;
     struct rte_security_ipsec_stats stats;
+
+    /* Inline protocol. */
+    bool copy_df, copy_dscp, ecn;
+    uint8_t tun_family;         /* Egress tunnel: outer AF_INET(6). */
+    uint8_t tun_src[16], tun_dst[16];
+    uint8_t ttl, dscp;
+    bool df;
+    uint16_t sport, dport;
+    uint16_t ip_id;
+    uint64_t next_seq;          /* Egress: next sequence number to send. */
+    uint32_t win;               /* Ingress: replay window, 0 = none. */
+    uint64_t bits[WIN_BITS / 64];       /* Seen numbers near 'top', bit
+                                         * seq % WIN_BITS. */
+    struct rte_security_ipsec_lifetime life;
+    uint64_t life_packets, life_bytes;
+    uint32_t raised;            /* Events already raised (1 << subtype). */
+    bool dead;                  /* Hard lifetime or sequence exhausted. */
 };
 
 static int dynfield_offset = -1;
@@ -206,6 +230,7 @@ model_session_create(void *device, struct rte_security_session_conf *conf,
         || (x->options.esn && !m->cfg.esn)
         || (x->options.udp_encap && !m->cfg.udp_encap)
         || (proto && x->replay_win_sz > m->cfg.replay_win_max)
+        || (proto && x->replay_win_sz > WIN_BITS)
         || (proto && x->options.copy_df && !m->cfg.copy_df)
         || (proto && x->options.copy_dscp && !m->cfg.copy_dscp)
         || (proto && x->options.ecn && !m->cfg.ecn)) {
@@ -248,6 +273,32 @@ model_session_create(void *device, struct rte_security_session_conf *conf,
     }
     ms->top = x->esn.value;
     ms->userdata = (uintptr_t) conf->userdata;
+    if (proto) {
+        ms->copy_df = x->options.copy_df;
+        ms->copy_dscp = x->options.copy_dscp;
+        ms->ecn = x->options.ecn;
+        ms->sport = x->udp.sport ? x->udp.sport : 4500;
+        ms->dport = x->udp.dport ? x->udp.dport : 4500;
+        ms->next_seq = x->esn.value;
+        ms->win = x->replay_win_sz;
+        ms->life = x->life;
+        if (ms->tunnel && egress) {
+            if (x->tunnel.type == RTE_SECURITY_IPSEC_TUNNEL_IPV4) {
+                ms->tun_family = AF_INET;
+                memcpy(ms->tun_src, &x->tunnel.ipv4.src_ip, 4);
+                memcpy(ms->tun_dst, &x->tunnel.ipv4.dst_ip, 4);
+                ms->ttl = x->tunnel.ipv4.ttl;
+                ms->dscp = x->tunnel.ipv4.dscp;
+                ms->df = x->tunnel.ipv4.df;
+            } else {
+                ms->tun_family = AF_INET6;
+                memcpy(ms->tun_src, &x->tunnel.ipv6.src_addr, 16);
+                memcpy(ms->tun_dst, &x->tunnel.ipv6.dst_addr, 16);
+                ms->ttl = x->tunnel.ipv6.hlimit;
+                ms->dscp = x->tunnel.ipv6.dscp;
+            }
+        }
+    }
     m->table[slot] = sess;
     m->c.live++;
     m->c.created++;
@@ -420,9 +471,9 @@ build_caps(struct secmodel *m)
                     c->ipsec.options.stats = 1;
                 }
                 c->crypto_capabilities = m->crypto_caps;
-                /* Like ixgbe: the TX path needs per-packet metadata. */
-                c->ol_flags = (!a && !d ? RTE_SECURITY_TX_OLOAD_NEED_MDATA
-                               : 0);
+                /* Like ixgbe: the TX path needs per-packet metadata (for
+                 * inline protocol too: it finds the session there). */
+                c->ol_flags = (!d ? RTE_SECURITY_TX_OLOAD_NEED_MDATA : 0);
                 c++;
             }
         }
@@ -447,6 +498,11 @@ secmodel_create(const struct secmodel_config *cfg)
         if (dynfield_offset < 0) {
             return NULL;
         }
+    }
+    /* Where inline protocol RX leaves the session's userdata, as PMDs
+     * register it at probe time. */
+    if (rte_security_dynfield_register() < 0) {
+        return NULL;
     }
     m = calloc(1, sizeof *m);
     if (!m) {
@@ -553,11 +609,11 @@ secmodel_mbuf_session(const struct rte_mbuf *m)
                              const struct model_md *)->sess;
 }
 
-int
-secmodel_raise_event(struct secmodel *m, uint16_t port_id, void *sess,
-                     int subtype)
+/* What a PMD does with rte_eth_dev_callback_process(): here straight to
+ * the dpdk provider's handler (ethdev_driver.h is not installed). */
+static int
+raise_event(uint16_t port_id, const struct model_sess *ms, int subtype)
 {
-    struct model_sess *ms = SECURITY_GET_SESS_PRIV(sess);
     struct rte_eth_event_ipsec_desc desc = {
         .subtype = subtype,
         .metadata = ms->userdata,
@@ -565,6 +621,13 @@ secmodel_raise_event(struct secmodel *m, uint16_t port_id, void *sess,
 
     return ipsec_offload_dpdk_ipsec_event(port_id, RTE_ETH_EVENT_IPSEC, NULL,
                                           &desc);
+}
+
+int
+secmodel_raise_event(struct secmodel *m, uint16_t port_id, void *sess,
+                     int subtype)
+{
+    return raise_event(port_id, SECURITY_GET_SESS_PRIV(sess), subtype);
 }
 
 void
@@ -736,10 +799,10 @@ aead(const struct model_sess *ms, bool enc, const uint8_t *esp,
     return ok ? 0 : -1;
 }
 
-/* AES-CBC without padding, in place. */
+/* AES-CBC without padding, from 'in' to 'out' (may be equal). */
 static int
-cbc(const struct model_sess *ms, bool enc, const uint8_t *iv, uint8_t *data,
-    int len)
+cbc_to(const struct model_sess *ms, bool enc, const uint8_t *iv,
+       const uint8_t *in, uint8_t *out, int len)
 {
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     int n, ok;
@@ -748,10 +811,18 @@ cbc(const struct model_sess *ms, bool enc, const uint8_t *iv, uint8_t *data,
           && EVP_CipherInit_ex(c, evp_cipher(ms->alg), NULL, ms->key, iv,
                                enc)
           && EVP_CIPHER_CTX_set_padding(c, 0)
-          && (len == 0 || EVP_CipherUpdate(c, data, &n, data, len))
-          && EVP_CipherFinal_ex(c, data + len, &n));
+          && (len == 0 || EVP_CipherUpdate(c, out, &n, in, len))
+          && EVP_CipherFinal_ex(c, out + len, &n));
     EVP_CIPHER_CTX_free(c);
     return ok ? 0 : -1;
+}
+
+/* AES-CBC without padding, in place. */
+static int
+cbc(const struct model_sess *ms, bool enc, const uint8_t *iv, uint8_t *data,
+    int len)
+{
+    return cbc_to(ms, enc, iv, data, data, len);
 }
 
 /* HMAC-SHA-256-128 (RFC 4868) over ESP header .. ciphertext end, and the
@@ -872,6 +943,467 @@ tx_one(struct secmodel *m, struct rte_mbuf *mb, struct model_sess **msp)
     return 0;
 }
 
+/* --- Inline protocol -------------------------------------------------- */
+
+static uint64_t infer_seq(uint64_t top, uint32_t lo);
+
+/* Internet checksum (RFC 1071) of an IPv4 header, 'hl' bytes. */
+static void
+ip4_csum(uint8_t *ip, unsigned int hl)
+{
+    uint32_t sum = 0;
+    uint16_t c;
+
+    ip[10] = ip[11] = 0;
+    for (unsigned int i = 0; i < hl; i += 2) {
+        sum += ip[i] << 8 | ip[i + 1];
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    c = ~sum;
+    ip[10] = c >> 8;
+    ip[11] = c;
+}
+
+static void
+wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v;
+}
+
+/* Raises event 'subtype' for 'ms' once in the session's life. */
+static void
+proto_event(struct secmodel *m, uint16_t port_id, struct model_sess *ms,
+            int subtype)
+{
+    if (!(ms->raised & (1u << subtype))) {
+        ms->raised |= 1u << subtype;
+        m->c.proto_events++;
+        raise_event(port_id, ms, subtype);
+    }
+}
+
+/* Counts one packet of 'bytes' cleartext bytes against the lifetime and
+ * raises what it crossed. */
+static void
+proto_life(struct secmodel *m, uint16_t port_id, struct model_sess *ms,
+           uint64_t bytes)
+{
+    const struct rte_security_ipsec_lifetime *l = &ms->life;
+
+    ms->life_packets++;
+    ms->life_bytes += bytes;
+    if (l->packets_soft_limit && ms->life_packets >= l->packets_soft_limit) {
+        proto_event(m, port_id, ms, RTE_ETH_EVENT_IPSEC_SA_PKT_EXPIRY);
+    }
+    if (l->bytes_soft_limit && ms->life_bytes >= l->bytes_soft_limit) {
+        proto_event(m, port_id, ms, RTE_ETH_EVENT_IPSEC_SA_BYTE_EXPIRY);
+    }
+    if (l->packets_hard_limit && ms->life_packets >= l->packets_hard_limit) {
+        proto_event(m, port_id, ms, RTE_ETH_EVENT_IPSEC_SA_PKT_HARD_EXPIRY);
+        ms->dead = true;
+    }
+    if (l->bytes_hard_limit && ms->life_bytes >= l->bytes_hard_limit) {
+        proto_event(m, port_id, ms, RTE_ETH_EVENT_IPSEC_SA_BYTE_HARD_EXPIRY);
+        ms->dead = true;
+    }
+}
+
+/* The IP packet in an Ethernet frame: its length from its own header
+ * ('*hl': the IP header's length, IPv6 without extension headers), or 0
+ * if the frame does not hold a sane one. */
+static uint32_t
+frame_ip(const uint8_t *f, uint32_t len, uint32_t *hl)
+{
+    const uint8_t *ip = f + ETH_LEN;
+    uint16_t ethertype;
+    uint32_t tot;
+
+    if (len < ETH_LEN + 20) {
+        return 0;
+    }
+    ethertype = f[12] << 8 | f[13];
+    len -= ETH_LEN;
+    if (ethertype == 0x0800 && ip[0] >> 4 == 4) {
+        *hl = (ip[0] & 0xf) * 4;
+        tot = ip[2] << 8 | ip[3];
+        return *hl >= 20 && tot >= *hl && tot <= len ? tot : 0;
+    }
+    if (ethertype == 0x86dd && ip[0] >> 4 == 6 && len >= 40) {
+        *hl = 40;
+        tot = 40 + (ip[4] << 8 | ip[5]);
+        return tot <= len ? tot : 0;
+    }
+    return 0;
+}
+
+/* The live egress inline-protocol session in 'mb''s metadata, or null. */
+static struct model_sess *
+proto_tx_sess(struct secmodel *m, struct rte_mbuf *mb)
+{
+    const struct model_md *md = RTE_MBUF_DYNFIELD(mb, dynfield_offset,
+                                                  const struct model_md *);
+    struct model_sess *ms = live_sess(m, md->sess);
+
+    return (ms && ms->action == RTE_SECURITY_ACTION_TYPE_INLINE_PROTOCOL
+            && ms->dir == RTE_SECURITY_IPSEC_SA_DIR_EGRESS ? ms : NULL);
+}
+
+enum proto_result {
+    PROTO_OK,
+    PROTO_BAD,                  /* Unusable packet. */
+    PROTO_EXPIRED,              /* Session may not send or receive. */
+    PROTO_AUTH,                 /* ICV. */
+    PROTO_REPLAY,               /* Duplicate or left of the window. */
+};
+
+/* Builds ESP around the packet in 'mb' for 'ms' (RFC 4303 3.3). */
+static enum proto_result
+proto_tx_one(struct secmodel *m, uint16_t port_id, struct model_sess *ms,
+             struct rte_mbuf *mb)
+{
+    uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *), *ip = f + ETH_LEN;
+    uint8_t eth[ETH_LEN], hdr[60];
+    uint32_t hl, ip_len, pay_len, pad, ct_len, l3, front, tail, tot;
+    bool aead_alg = is_aead(ms->alg), v6_out;
+    uint32_t iv_len = aead_alg ? 8 : 16, udp = ms->udp_encap ? 8 : 0;
+    uint8_t nh, tos = 0, *nip, *esp, *data;
+    bool inner_df = false;
+    uint64_t seq;
+
+    if (!rte_pktmbuf_is_contiguous(mb)) {
+        return PROTO_BAD;
+    }
+    ip_len = frame_ip(f, rte_pktmbuf_data_len(mb), &hl);
+    if (!ip_len) {
+        return PROTO_BAD;
+    }
+    if (ip[0] >> 4 == 4) {
+        tos = ip[1];
+        inner_df = ip[6] & 0x40;
+    } else {
+        tos = (ip[0] << 4 | ip[1] >> 4) & 0xff;
+    }
+    if (ms->tunnel) {
+        nh = ip[0] >> 4 == 4 ? 4 : 41;
+        v6_out = ms->tun_family == AF_INET6;
+        l3 = v6_out ? 40 : 20;
+        pay_len = ip_len;
+        front = l3 + udp + 8 + iv_len;
+    } else {
+        nh = ip[0] >> 4 == 4 ? ip[9] : ip[6];
+        v6_out = ip[0] >> 4 == 6;
+        l3 = hl;
+        pay_len = ip_len - hl;
+        front = udp + 8 + iv_len;
+        /* Fragments and IPv6 extension headers are not for ESP to cut. */
+        if ((!v6_out && ((ip[6] << 8 | ip[7]) & 0x3fff))
+            || (v6_out && (nh == 0 || nh == 43 || nh == 44 || nh == 60))) {
+            return PROTO_BAD;
+        }
+    }
+    /* Padding: to 4 bytes for the AEAD suites, the AES block for CBC
+     * (RFC 4303 2.4). */
+    pad = (aead_alg ? 4 : 16) - (pay_len + 2) % (aead_alg ? 4 : 16);
+    pad %= aead_alg ? 4 : 16;
+    ct_len = pay_len + pad + 2;
+    tail = pad + 2 + ICV_LEN;
+    tot = l3 + udp + 8 + iv_len + ct_len + ICV_LEN;
+    if (rte_pktmbuf_data_len(mb) > ETH_LEN + ip_len) {
+        rte_pktmbuf_trim(mb, rte_pktmbuf_data_len(mb) - ETH_LEN - ip_len);
+    }
+    if (tot > 65535 || rte_pktmbuf_headroom(mb) < front
+        || rte_pktmbuf_tailroom(mb) < tail) {
+        return PROTO_BAD;
+    }
+
+    /* The session may send this one (RFC 4303 3.3.3: never cycle). */
+    if (ms->dead) {
+        return PROTO_EXPIRED;
+    }
+    seq = ms->next_seq;
+    if ((!ms->esn && seq > UINT32_MAX) || (ms->esn && seq == 0)) {
+        proto_event(m, port_id, ms, RTE_ETH_EVENT_IPSEC_ESN_OVERFLOW);
+        ms->dead = true;
+        return PROTO_EXPIRED;
+    }
+
+    memcpy(eth, f, ETH_LEN);
+    if (!ms->tunnel) {
+        memcpy(hdr, ip, hl);
+    }
+    f = (uint8_t *) rte_pktmbuf_prepend(mb, front);
+    rte_pktmbuf_append(mb, tail);
+    memcpy(f, eth, ETH_LEN);
+    wr16(f + 12, v6_out ? 0x86dd : 0x0800);
+    nip = f + ETH_LEN;
+
+    if (ms->tunnel && !v6_out) {
+        /* RFC 4301 5.1.2.1 / 8.1, RFC 2983, RFC 6040 4.1. */
+        uint8_t dscp = ms->copy_dscp ? tos >> 2 : ms->dscp;
+        bool df = (ms->copy_df ? (nh == 41 || inner_df) : ms->df);
+
+        memset(nip, 0, 20);
+        nip[0] = 0x45;
+        nip[1] = dscp << 2 | (ms->ecn ? (tos & 3) : 0);
+        wr16(nip + 2, tot);
+        wr16(nip + 4, ms->ip_id++);
+        nip[6] = df ? 0x40 : 0;
+        nip[8] = ms->ttl ? ms->ttl : 64;
+        nip[9] = udp ? IPPROTO_UDP : IPPROTO_ESP;
+        memcpy(nip + 12, ms->tun_src, 4);
+        memcpy(nip + 16, ms->tun_dst, 4);
+        ip4_csum(nip, 20);
+    } else if (ms->tunnel) {
+        uint8_t tc = ((ms->copy_dscp ? tos >> 2 : ms->dscp) << 2
+                      | (ms->ecn ? (tos & 3) : 0));
+
+        memset(nip, 0, 40);
+        nip[0] = 0x60 | tc >> 4;
+        nip[1] = tc << 4;
+        wr16(nip + 4, tot - 40);
+        nip[6] = udp ? IPPROTO_UDP : IPPROTO_ESP;
+        nip[7] = ms->ttl ? ms->ttl : 64;
+        memcpy(nip + 8, ms->tun_src, 16);
+        memcpy(nip + 24, ms->tun_dst, 16);
+    } else {
+        /* Transport (RFC 4303 3.1.1): ESP after the IP header. */
+        memcpy(nip, hdr, hl);
+        if (!v6_out) {
+            wr16(nip + 2, tot);
+            nip[9] = udp ? IPPROTO_UDP : IPPROTO_ESP;
+            ip4_csum(nip, hl);
+        } else {
+            wr16(nip + 4, tot - 40);
+            nip[6] = udp ? IPPROTO_UDP : IPPROTO_ESP;
+        }
+    }
+    if (udp) {
+        uint8_t *u = nip + l3;
+
+        /* RFC 3948 2.1: IPv4 checksum 0; IPv6 below, over the
+         * ciphertext. */
+        wr16(u, ms->sport);
+        wr16(u + 2, ms->dport);
+        wr16(u + 4, tot - l3);
+        u[6] = u[7] = 0;
+    }
+    esp = nip + l3 + udp;
+    wr32(esp, ms->spi);
+    wr32(esp + 4, seq);
+    if (aead_alg) {
+        /* RFC 4106 3.1: the IV must not repeat; the counter does not. */
+        wr32(esp + 8, seq >> 32);
+        wr32(esp + 12, seq);
+    } else if (RAND_bytes(esp + 8, 16) != 1) {
+        return PROTO_BAD;
+    }
+    data = esp + 8 + iv_len;    /* The payload is already here. */
+    for (uint32_t i = 0; i < pad; i++) {
+        data[pay_len + i] = i + 1;
+    }
+    data[pay_len + pad] = pad;
+    data[pay_len + pad + 1] = nh;
+    if (aead_alg) {
+        if (aead(ms, true, esp, seq, data, data, ct_len, data + ct_len)) {
+            return PROTO_BAD;
+        }
+    } else if (cbc(ms, true, esp + 8, data, ct_len)
+               || hmac(ms, m->scratch, esp, data + ct_len, seq,
+                       data + ct_len)) {
+        return PROTO_BAD;
+    }
+    if (udp && v6_out) {
+        udp6_csum(nip, nip + tot);
+    }
+    ms->next_seq++;
+    ms->stats.opackets++;
+    ms->stats.obytes += ip_len;
+    proto_life(m, port_id, ms, ip_len);
+    return PROTO_OK;
+}
+
+static void
+proto_tx(struct secmodel *m, uint16_t port_id, struct rte_mbuf *mb)
+{
+    struct model_sess *ms = proto_tx_sess(m, mb);
+    enum proto_result r = proto_tx_one(m, port_id, ms, mb);
+
+    if (r == PROTO_OK) {
+        m->c.proto_tx++;
+        return;
+    }
+    /* Never the cleartext on the wire: a real NIC would drop it. */
+    if (rte_pktmbuf_is_contiguous(mb)
+        && rte_pktmbuf_data_len(mb) > ETH_LEN) {
+        memset(rte_pktmbuf_mtod_offset(mb, uint8_t *, ETH_LEN), 0,
+               rte_pktmbuf_data_len(mb) - ETH_LEN);
+    }
+    ms->stats.oerrors++;
+    if (r == PROTO_EXPIRED) {
+        m->c.proto_tx_expired++;
+    } else {
+        m->c.proto_tx_errors++;
+    }
+}
+
+/* Anti-replay (RFC 4303 3.4.3): whether 'seq' may still be accepted. */
+static bool
+replay_ok(const struct model_sess *ms, uint64_t seq)
+{
+    if (!ms->win || seq > ms->top) {
+        return true;
+    }
+    if (ms->top - seq >= ms->win) {
+        return false;                   /* Left of the window. */
+    }
+    return !(ms->bits[(seq % WIN_BITS) / 64] >> (seq % 64) & 1);
+}
+
+/* After the ICV verified: the window moves and 'seq' is marked seen. */
+static void
+replay_commit(struct model_sess *ms, uint64_t seq)
+{
+    if (seq > ms->top) {
+        if (seq - ms->top >= WIN_BITS) {
+            memset(ms->bits, 0, sizeof ms->bits);
+        } else {
+            for (uint64_t s = ms->top + 1; s <= seq; s++) {
+                ms->bits[(s % WIN_BITS) / 64] &= ~(1ull << (s % 64));
+            }
+        }
+        ms->top = seq;
+    }
+    ms->bits[(seq % WIN_BITS) / 64] |= 1ull << (seq % 64);
+}
+
+/* Verifies, decrypts and decapsulates one packet (RFC 4303 3.4), leaving
+ * it untouched unless the result is PROTO_OK. */
+static enum proto_result
+proto_rx_one(struct secmodel *m, uint16_t port_id, struct model_sess *ms,
+             struct rte_mbuf *mb, const struct model_pkt *p)
+{
+    uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *), *sc = m->scratch;
+    bool aead_alg = is_aead(ms->alg);
+    int iv_len = aead_alg ? 8 : 16;
+    uint8_t *data = p->esp + 8 + iv_len, *icv = p->end - ICV_LEN, *start;
+    int len = icv - data, pay_len;
+    uint32_t hl = p->family == AF_INET ? (p->ip[0] & 0xf) * 4u : 40u;
+    uint64_t seq = rd32(p->esp + 4);
+    uint8_t pad, nh;
+
+    if (ms->dead) {
+        return PROTO_EXPIRED;
+    }
+    if (len < 2 || (!aead_alg && len % 16) || len > SCRATCH - 64) {
+        return PROTO_BAD;
+    }
+    if (ms->esn) {
+        seq = infer_seq(ms->top, seq);
+    }
+    if (!replay_ok(ms, seq)) {
+        return PROTO_REPLAY;
+    }
+    if (aead_alg) {
+        if (aead(ms, false, p->esp, seq, data, sc, len, icv)) {
+            return PROTO_AUTH;
+        }
+    } else {
+        uint8_t want[ICV_LEN];
+
+        if (hmac(ms, sc, p->esp, icv, seq, want)
+            || CRYPTO_memcmp(want, icv, ICV_LEN)) {
+            return PROTO_AUTH;
+        }
+        if (cbc_to(ms, false, p->esp + 8, data, sc, len)) {
+            return PROTO_BAD;
+        }
+    }
+    /* RFC 4303 2.4-2.6: padding 1, 2, 3, ...; the next header fits the
+     * mode; 59 (a dummy packet) is not delivered. */
+    pad = sc[len - 2];
+    nh = sc[len - 1];
+    pay_len = len - 2 - pad;
+    if (pay_len < 0) {
+        return PROTO_BAD;
+    }
+    for (int i = 0; i < pad; i++) {
+        if (sc[pay_len + i] != i + 1) {
+            return PROTO_BAD;
+        }
+    }
+    if (ms->tunnel ? !((nh == 4 && pay_len >= 20 && sc[0] >> 4 == 4)
+                       || (nh == 41 && pay_len >= 40 && sc[0] >> 4 == 6))
+        : nh == 59) {
+        return PROTO_BAD;
+    }
+    replay_commit(ms, seq);
+
+    /* Decapsulate: Ethernet + inner packet (tunnel), or the IP header
+     * moved up to the payload (transport, RFC 4303 3.4.4.1). */
+    memcpy(data, sc, pay_len);
+    if (ms->tunnel) {
+        start = data - ETH_LEN;
+        memmove(start, f, 12);
+        wr16(start + 12, nh == 4 ? 0x0800 : 0x86dd);
+    } else {
+        uint8_t *ip = data - hl;
+
+        memmove(ip, p->ip, hl);
+        start = ip - ETH_LEN;
+        memmove(start, f, ETH_LEN);
+        if (p->family == AF_INET) {
+            wr16(ip + 2, hl + pay_len);
+            ip[9] = nh;
+            ip4_csum(ip, hl);
+        } else {
+            wr16(ip + 4, pay_len);
+            ip[6] = nh;
+        }
+        pay_len += hl;
+    }
+    rte_pktmbuf_adj(mb, start - f);
+    rte_pktmbuf_trim(mb, rte_pktmbuf_data_len(mb) - ETH_LEN - pay_len);
+    ms->stats.ipackets++;
+    ms->stats.ibytes += pay_len;
+    proto_life(m, port_id, ms, pay_len);
+    return PROTO_OK;
+}
+
+static void
+proto_rx(struct secmodel *m, uint16_t port_id, struct model_sess *ms,
+         struct rte_mbuf *mb, const struct model_pkt *p)
+{
+    enum proto_result r = proto_rx_one(m, port_id, ms, mb, p);
+
+    *rte_security_dynfield(mb) = ms->userdata;
+    mb->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD;
+    if (r == PROTO_OK) {
+        m->c.proto_rx++;
+        return;
+    }
+    mb->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;
+    ms->stats.ierrors++;
+    switch (r) {
+    case PROTO_AUTH:
+        m->c.proto_rx_auth++;
+        break;
+    case PROTO_REPLAY:
+        m->c.proto_replay++;
+        break;
+    case PROTO_EXPIRED:
+        m->c.proto_rx_expired++;
+        break;
+    case PROTO_BAD:
+    case PROTO_OK:
+    default:
+        m->c.proto_rx_bad++;
+        break;
+    }
+}
+
 static uint16_t
 tx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
             uint16_t n, void *m_)
@@ -886,7 +1418,9 @@ tx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
         if (!(mb->ol_flags & RTE_MBUF_F_TX_SEC_OFFLOAD)) {
             continue;
         }
-        if (!tx_one(m, mb, &ms)) {
+        if (proto_tx_sess(m, mb)) {
+            proto_tx(m, port_id, mb);
+        } else if (!tx_one(m, mb, &ms)) {
             m->c.tx_encrypted++;
             ms->stats.opackets++;
             ms->stats.obytes += rte_pktmbuf_pkt_len(mb);
@@ -913,8 +1447,8 @@ tx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
     return n;
 }
 
-/* The ingress inline-crypto session for 'p', standing in for the rte_flow
- * ESP rule (SPI, and the destination for a tunnel SA). */
+/* The ingress session (inline crypto or protocol) for 'p', standing in
+ * for the rte_flow ESP rule (SPI, and the destination for a tunnel SA). */
 static struct model_sess *
 rx_session(struct secmodel *m, const struct model_pkt *p)
 {
@@ -929,7 +1463,6 @@ rx_session(struct secmodel *m, const struct model_pkt *p)
         ms = SECURITY_GET_SESS_PRIV(m->table[i]);
         if (ms->spi == spi
             && ms->dir == RTE_SECURITY_IPSEC_SA_DIR_INGRESS
-            && ms->action == RTE_SECURITY_ACTION_TYPE_INLINE_CRYPTO
             && ms->udp_encap == p->udp
             && (!ms->dst_family
                 || (ms->dst_family == p->family
@@ -1009,6 +1542,7 @@ rx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
 
         mb->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD
                           | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
+        *rte_security_dynfield(mb) = 0;
         if (!parse_esp(mb, &p)) {
             continue;
         }
@@ -1017,7 +1551,9 @@ rx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
             m->c.rx_no_session++;
             continue;
         }
-        if (!rx_one(m, ms, &p)) {
+        if (ms->action == RTE_SECURITY_ACTION_TYPE_INLINE_PROTOCOL) {
+            proto_rx(m, port_id, ms, mb, &p);
+        } else if (!rx_one(m, ms, &p)) {
             mb->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD;
             m->c.rx_decrypted++;
             ms->stats.ipackets++;

@@ -42,6 +42,56 @@
  *   verified.  The model keeps no replay window: that is the datapath's
  *   job with inline crypto.
  *
+ * Inline protocol (sessions with RTE_SECURITY_ACTION_TYPE_INLINE_PROTOCOL)
+ * is all of ESP in the model, as a NIC like cnxk does it:
+ *
+ *   TX: an mbuf with RTE_MBUF_F_TX_SEC_OFFLOAD and a live egress
+ *   inline-protocol session in its metadata (set_pkt_metadata(), 'params'
+ *   ignored) holds Ethernet + the packet to protect (single segment).
+ *   Tunnel mode: an inner IPv4 or IPv6 packet; the model prepends the
+ *   outer IPv4/IPv6 header from the session's tunnel parameters (TTL or
+ *   hop limit; DSCP fixed or copied per options.copy_dscp; ECN copied per
+ *   options.ecn (RFC 6040 normal mode) or Not-ECT; IPv4 DF fixed or copied
+ *   per options.copy_df, set for an IPv6 inner packet).  Transport mode:
+ *   an IPv4 packet or an IPv6 packet without extension headers; ESP goes
+ *   after the IP header.  Then UDP (options.udp_encap, the session's
+ *   ports), ESP with the session's own sequence counter (next number =
+ *   esn.value at creation; ESN per options.esn), IV (AEAD: the 64-bit
+ *   sequence number; CBC: random), padding 1, 2, 3, ..., pad length, next
+ *   header, and the ICV (RFC 4303 2, 3.3); the Ethernet type follows the
+ *   outer family.  It needs the room in the mbuf: ESP_HEADROOM in front,
+ *   ESP_TAILROOM behind.  A packet it cannot or must not protect (bad
+ *   frame, no room, sequence number exhausted, hard lifetime reached) has
+ *   everything after the Ethernet header zeroed and counts as
+ *   proto_tx_errors or proto_tx_expired.
+ *
+ *   RX: ESP (IPv4, or IPv6 without extension headers; raw or in UDP 4500)
+ *   whose SPI, UDP encapsulation and, in tunnel mode, destination match a
+ *   live ingress inline-protocol session: anti-replay check with the
+ *   session's window (replay_win_sz; 0 disables it) before the ICV
+ *   (RFC 4303 3.4.3, the ESN high half inferred from the highest number
+ *   seen, RFC 4303 A2.2), ICV, decryption, padding and next header
+ *   checks, window update after the ICV verified; then the outer header,
+ *   UDP, ESP, IV, trailer and ICV are stripped (tunnel) or the ESP is cut
+ *   out of the packet (transport), leaving Ethernet + the inner packet
+ *   flagged RTE_MBUF_F_RX_SEC_OFFLOAD with the session's userdata in
+ *   *rte_security_dynfield(m).  A duplicate, a packet left of the window,
+ *   a bad ICV, bad padding or next header, or a packet after the hard
+ *   lifetime is left as received and flagged RTE_MBUF_F_RX_SEC_OFFLOAD |
+ *   RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED, also with the userdata.  The model
+ *   writes the security dynfield (0 when not inline protocol) on every
+ *   packet it receives.
+ *
+ *   Both directions count packets and cleartext bytes against the
+ *   session's lifetime (life.*_soft_limit, *_hard_limit): reaching a soft
+ *   limit raises RTE_ETH_EVENT_IPSEC_SA_PKT_EXPIRY / _SA_BYTE_EXPIRY once,
+ *   a hard limit _SA_PKT_HARD_EXPIRY / _SA_BYTE_HARD_EXPIRY once and the
+ *   session processes nothing more; running out of sequence numbers on TX
+ *   raises _ESN_OVERFLOW once (RFC 4303 3.3.3: never cycle).  Events go
+ *   to the dpdk provider's handler as secmodel_raise_event() does.
+ *   Session stats (session_stats_get): packets and cleartext bytes,
+ *   errors.
+ *
  * One thread per model: the callbacks share a scratch buffer and the
  * counters are plain integers.
  */
@@ -95,11 +145,25 @@ struct secmodel_counters {
                                  * or malformed (a provider bug). */
     uint64_t failed;            /* session_create failed: 'fail_create'. */
     uint64_t metadata_set;      /* set_pkt_metadata calls. */
+    /* Inline crypto. */
     uint64_t tx_encrypted;      /* TX: packets encrypted. */
     uint64_t tx_errors;         /* TX: offload requested, not possible. */
     uint64_t rx_decrypted;      /* RX: verified and decrypted. */
     uint64_t rx_failed;         /* RX: ICV did not verify. */
-    uint64_t rx_no_session;     /* RX: ESP without a session (left). */
+    uint64_t rx_no_session;     /* RX: ESP without a session of either
+                                 * kind (left alone). */
+    /* Inline protocol. */
+    uint64_t proto_tx;          /* TX: packets protected (ESP built). */
+    uint64_t proto_tx_errors;   /* TX: frame unusable (zeroed). */
+    uint64_t proto_tx_expired;  /* TX: refused, hard lifetime or sequence
+                                 * numbers exhausted (zeroed). */
+    uint64_t proto_rx;          /* RX: verified, decapsulated. */
+    uint64_t proto_rx_auth;     /* RX: ICV did not verify. */
+    uint64_t proto_replay;      /* RX: duplicate or left of the window. */
+    uint64_t proto_rx_bad;      /* RX: bad padding, next header or
+                                 * length after decryption. */
+    uint64_t proto_rx_expired;  /* RX: after the hard lifetime. */
+    uint64_t proto_events;      /* RTE_ETH_EVENT_IPSEC events raised. */
     uint64_t tx_cycles;         /* TSC cycles spent in the TX callback, */
     uint64_t rx_cycles;         /* and in the RX callback: the work a real
                                  * NIC does in hardware (benchmarks

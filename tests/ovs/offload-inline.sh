@@ -155,6 +155,11 @@ check "1: sa-show says offload=dpdk-inline-crypto" \
     grep -q 'offload=dpdk-inline-crypto' "$WORK/sa-show-1.txt"
 check "1: the model has 2 live sessions ($(model live))" \
     test "$(model live)" = 2
+# netdev-dpdk asks for the RX/TX security offloads only where the device
+# advertises them; net_af_packet does not (the model works in callbacks).
+check "1: wan's configuration says rx/tx_security_offload=false" \
+    grep -q "rx_security_offload=false.*tx_security_offload=false" \
+    <(appctl sa dpif/show)
 
 # 2: traffic both ways with the Scapy gateway.
 rm -f "$WORK/go" "$WORK/stop"

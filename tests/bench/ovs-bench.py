@@ -5,6 +5,8 @@ Subcommands:
   gen DIR             write the traffic (pcap files) into DIR
   verify DIR          check what OVS sent in the verification phase:
                       ESP decrypted with Scapy's own ESP (not our engine)
+  verify-esp DIR TAG  the same for the ESP tunnel port with its SAs on an
+                      offload provider (captures cap-{wire,inner}-TAG)
   report DIR OUT_JSON OUT_MD
                       parse the saved pmd-perf-show outputs, print the
                       table, write the results as JSON and Markdown
@@ -54,6 +56,21 @@ N_PKTS = 32                            # packets per pcap (one burst)
 LABEL = {"vxlan": "VXLAN, no IPsec port",
          "vxlan-mixed": "VXLAN, IPsec ports present",
          "vxlan-esp": "VXLAN + ESP transport", "esp": "ESP tunnel port"}
+
+# The offload phase (OVS_BENCH_OFFLOAD): the ESP tunnel port with its SAs
+# on each provider.  Rows: (provider, measured mode, best-window key).
+OFF_ROWS = (("sw", "off-sw", "cpu_cycles_per_pkt"),
+            ("dpdk-inline-crypto", "off-inline", "excl_cycles_per_pkt"),
+            ("dpdk-inline-crypto+model", "off-inline", "cpu_cycles_per_pkt"),
+            ("dpdk-lookaside", "off-lookaside", "cpu_cycles_per_pkt"),
+            ("dpdk-cpu-crypto", "off-cpu", "cpu_cycles_per_pkt"))
+OFF_LABEL = {"sw": "sw",
+             "dpdk-inline-crypto": "dpdk-inline-crypto, NIC model excluded",
+             "dpdk-inline-crypto+model": "dpdk-inline-crypto, as measured "
+             "(NIC model included)",
+             "dpdk-lookaside": "dpdk-lookaside (crypto_aesni_mb)",
+             "dpdk-cpu-crypto": "dpdk-cpu-crypto (crypto_aesni_mb)"}
+MAX_INLINE_PCT_1400 = 40               # issue 4, "Benchmark"
 
 # Targets (issue 3, "Benchmark").
 MAX_ESP_DELTA_64 = 150                 # cycles/packet over plain VXLAN
@@ -113,6 +130,10 @@ def cmd_gen(d):
                 wire_in(mode, inner_frame(size, i, "10.2.0.%d" % (k + 1)),
                         1000 + i) for i in range(4))
     wrpcap(os.path.join(d, "verify-enc.pcap"), venc)
+    # The offload providers' verification: the ESP tunnel port only.
+    wrpcap(os.path.join(d, "verify-enc-esp.pcap"),
+           [inner_frame(size, i, "10.2.0.3") for size in SIZES
+            for i in range(4)])
     wrpcap(os.path.join(d, "verify-dec-vx.pcap"), vdec_vx)
     wrpcap(os.path.join(d, "verify-dec-esp.pcap"), vdec_esp)
     PcapWriter(os.path.join(d, "empty.pcap"), linktype=1, sync=True).close()
@@ -243,6 +264,65 @@ def cmd_verify(d):
     return 0
 
 
+def cmd_verify_esp(d, tag):
+    """The offload providers' check (ovs-bench.sh, offload phase): what
+    the ESP tunnel port sent with its SAs on provider TAG, captured in
+    cap-wire-TAG.pcap, decrypts with Scapy to the frames of
+    verify-enc-esp.pcap; what it received (Scapy's verify-dec-esp.pcap)
+    came out in cap-inner-TAG.pcap as the original frames."""
+    errors = []
+    want = [bytes(p)[14:]
+            for p in rdpcap(os.path.join(d, "verify-enc-esp.pcap"))]
+    sa = SecurityAssociation(ESP, spi=SPI_OUT["esp"], crypt_algo="AES-GCM",
+                             crypt_key=KEY_OUT,
+                             tunnel_header=IP(src=LOCAL_ESP,
+                                              dst=REMOTE["esp"]))
+    got, seqs = [], []
+    for p in rdpcap(os.path.join(d, "cap-wire-%s.pcap" % tag)):
+        if IP not in p or p[IP].dst != REMOTE["esp"]:
+            continue
+        ip = p[IP]
+        if not ip_csum_ok(ip):
+            errors.append("encap: bad outer IPv4 checksum")
+        if p[Ether].dst != REMOTE_MAC["esp"] or p[Ether].src != BR_PHY_MAC:
+            errors.append("encap: Ethernet %s -> %s"
+                          % (p[Ether].src, p[Ether].dst))
+        if ip.proto != 50 or ip.src != LOCAL_ESP:
+            errors.append("encap: IP protocol %d from %s, not ESP from %s"
+                          % (ip.proto, ip.src, LOCAL_ESP))
+            continue
+        if ip[ESP].spi != SPI_OUT["esp"]:
+            errors.append("encap: SPI %#x" % ip[ESP].spi)
+            continue
+        seqs.append(ip[ESP].seq)
+        try:
+            got.append(bytes(sa.decrypt(IP(bytes(ip)))))
+        except Exception as e:              # noqa: BLE001 (report any)
+            errors.append("encap: Scapy cannot decrypt: %s" % e)
+    if set(got) != set(want):
+        errors.append("encap: %d packets out, %d of the %d sent found, %d "
+                      "unexpected"
+                      % (len(got), len(set(got) & set(want)), len(want),
+                         len(set(got) - set(want))))
+    if seqs != sorted(set(seqs)):
+        errors.append("encap: sequence numbers not increasing: %s" % seqs)
+    got_dec = [bytes(p)[14:]
+               for p in rdpcap(os.path.join(d, "cap-inner-%s.pcap" % tag))]
+    if set(got_dec) != set(want):
+        errors.append("decap: %d packets out, %d of the %d expected found, "
+                      "%d unexpected"
+                      % (len(got_dec), len(set(got_dec) & set(want)),
+                         len(want), len(set(got_dec) - set(want))))
+    if errors:
+        for e in errors:
+            print("verify %s: %s" % (tag, e), file=sys.stderr)
+        return 1
+    print("%s: the %d ESP packets OVS sent decrypt with Scapy to the frames "
+          "given, OVS turned the %d packets of Scapy ESP back into the "
+          "original frames" % (tag, len(got), len(got_dec)))
+    return 0
+
+
 # --- report ----------------------------------------------------------------
 
 def parse_perf(text):
@@ -278,7 +358,41 @@ def parse_perf(text):
         r["cpu_cycles_per_pkt"] = r["cycles_per_pkt"] * r["on_cpu"]
     else:
         r["cpu_cycles_per_pkt"] = None
+    parse_model(text, r)
     return r
+
+
+def parse_model(text, r):
+    """The NIC model's counters (ipsec/nic-model-show, summed over the
+    model ports) that ovs-bench.sh appends before and after an offload
+    window: the TSC cycles its RX/TX callbacks spent, i.e. the crypto a
+    real NIC would do in hardware, and the packets they processed."""
+    snap = {}
+    for m in re.finditer(r"ovs-bench: (model[01]) (.*)", text):
+        snap[m.group(1)] = {k: int(v) for k, v in
+                            re.findall(r"(\w+)=(\d+)", m.group(2))}
+    if set(snap) != {"model0", "model1"}:
+        return
+    d = {k: snap["model1"].get(k, 0) - v for k, v in snap["model0"].items()}
+    r["model_cycles"] = d.get("tx_cycles", 0) + d.get("rx_cycles", 0)
+    r["model_pkts"] = d.get("tx_encrypted", 0) + d.get("rx_decrypted", 0)
+    r["model_errors"] = (d.get("tx_errors", 0) + d.get("rx_failed", 0)
+                         + d.get("rx_no_session", 0))
+    if not r["model_pkts"]:
+        return
+    # Per packet the model processed, as pmd-perf-show's cycles/pkt, and
+    # scaled like it by the share of the time the thread was on a CPU.
+    r["model_cycles_per_pkt"] = r["model_cycles"] / r["model_pkts"]
+    if r["on_cpu"]:
+        r["model_cpu_cycles_per_pkt"] = r["model_cycles_per_pkt"] * r["on_cpu"]
+    # The packets the model processed per second against those the PMD
+    # received: 1.0 when it processed every packet (inline cases).
+    if d.get("ns") and r["rx"] and r["duration_s"]:
+        r["model_coverage"] = ((r["model_pkts"] / (d["ns"] / 1e9))
+                               / (r["rx"] / r["duration_s"]))
+    if r["cpu_cycles_per_pkt"] and "model_cpu_cycles_per_pkt" in r:
+        r["excl_cycles_per_pkt"] = (r["cpu_cycles_per_pkt"]
+                                    - r["model_cpu_cycles_per_pkt"])
 
 
 def load_runs(d):
@@ -296,31 +410,126 @@ def load_runs(d):
     return runs
 
 
-def summarize(direction, size, mode, ws):
-    """One case: its best window (fewest cycles per packet on the CPU)."""
-    good = [w for w in ws if w["rx"] and w["cpu_cycles_per_pkt"]
-            and w["tsc_hz"]]
+def summarize(direction, size, mode, ws, key="cpu_cycles_per_pkt"):
+    """One case: its best window (fewest cycles per packet on the CPU, or
+    by KEY: "excl_cycles_per_pkt" for the datapath's cycles without the
+    NIC model's)."""
+    good = [w for w in ws if w["rx"] and w.get(key) and w["tsc_hz"]]
     r = dict(dir=direction, size=size, mode=mode, valid=bool(good),
              windows=ws)
     if not good:
         return r
-    best = min(good, key=lambda w: w["cpu_cycles_per_pkt"])
-    cyc = [w["cpu_cycles_per_pkt"] for w in good]
+    best = min(good, key=lambda w: w[key])
+    cyc = [w[key] for w in good]
     r.update(
-        cycles_per_pkt=best["cpu_cycles_per_pkt"],
+        cycles_per_pkt=best[key],
         cycles_per_pkt_median=statistics.median(cyc),
         cycles_per_pkt_windows=cyc,
         # What one core does when the PMD thread has it to itself.
-        mpps=best["tsc_hz"] / best["cpu_cycles_per_pkt"] / 1e6,
+        mpps=best["tsc_hz"] / best[key] / 1e6,
+        cpu_cycles_per_pkt=best["cpu_cycles_per_pkt"],
         measured_cycles_per_pkt=best["cycles_per_pkt"],
         measured_mpps=best["mpps"],
         on_cpu=best["on_cpu"],
         tsc_hz=best["tsc_hz"],
         delivered=best["tx"] / best["rx"] if best["tx"] is not None else 0.0,
         upcalls=best["upcalls"])
+    for k in ("model_cpu_cycles_per_pkt", "model_cycles_per_pkt",
+              "model_pkts", "model_errors", "model_coverage"):
+        if k in best:
+            r[k] = best[k]
     r["gbps"] = r["mpps"] * size * 8 / 1000
     r["measured_gbps"] = r["measured_mpps"] * size * 8 / 1000
     return r
+
+
+def report_offload(meta, runs):
+    """The offload phase: the ESP tunnel port's SAs on each provider.
+    Returns (results, targets, Markdown lines)."""
+    if meta.get("offload") != "1":
+        return [], [], ["", "Offload providers: not measured "
+                        "(OVS_BENCH_OFFLOAD=0)."]
+    if not meta.get("offload_verify"):
+        return [], [], ["", "**Offload providers: verification failed**, "
+                        "not measured (see the bench's output)."]
+    results = []
+    for di in DIRS:
+        for si in SIZES:
+            for prov, mode, key in OFF_ROWS:
+                r = summarize(di, si, mode, runs.get((di, mode, si), []),
+                              key)
+                r["provider"] = prov
+                results.append(r)
+    sw = {(r["dir"], r["size"]): r for r in results
+          if r["provider"] == "sw" and r["valid"]}
+    targets = []
+    for r in results:
+        base = sw.get((r["dir"], r["size"]))
+        if r["valid"] and base:
+            r["pct_of_sw"] = 100 * r["cycles_per_pkt"] / base["cycles_per_pkt"]
+        if (r["provider"] == "dpdk-inline-crypto" and r["size"] == 1400
+                and "pct_of_sw" in r):
+            ok = r["pct_of_sw"] <= MAX_INLINE_PCT_1400
+            r["target"] = "%s (<= %d %% of sw)" % ("PASS" if ok else "FAIL",
+                                                   MAX_INLINE_PCT_1400)
+            targets.append(dict(
+                what="1400 B %s: inline <= %d %% of sw cycles/pkt (NIC "
+                "model's cycles excluded)" % (r["dir"], MAX_INLINE_PCT_1400),
+                value=round(r["pct_of_sw"], 1), ok=ok))
+    lines = ["| provider | dir | frame | cycles/pkt | Mpps | Gbit/s "
+             "| % of sw | NIC model cycles/pkt | on-CPU cycles/pkt "
+             "| measured cycles/pkt, Mpps | PMD on CPU | sent/rx | target |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    suspect = 0
+    for r in results:
+        name = "%s | %s | %d B" % (OFF_LABEL[r["provider"]], r["dir"],
+                                   r["size"])
+        if not r["valid"]:
+            lines.append("| %s | no data | | | | | | | | |" % name)
+            suspect += 1
+            continue
+        model = r.get("model_cpu_cycles_per_pkt")
+        note = ""
+        if r["delivered"] < 0.99:
+            note += " **drops**"
+        inline = r["provider"].startswith("dpdk-inline")
+        if inline and (r.get("model_coverage", 0) < 0.95
+                       or r.get("model_errors")):
+            note += " **NIC model missed packets**"
+        if note:
+            suspect += 1
+        lines.append("| %s | %.0f | %.2f | %.1f | %s | %s | %.0f | %.0f, %.2f "
+                     "| %.0f %% | %.3f | %s |"
+                     % (name, r["cycles_per_pkt"], r["mpps"], r["gbps"],
+                        "%.0f %%" % r["pct_of_sw"] if "pct_of_sw" in r
+                        else "",
+                        "%.0f" % model if inline and model is not None
+                        else "",
+                        r["cpu_cycles_per_pkt"],
+                        r["measured_cycles_per_pkt"], r["measured_mpps"],
+                        100 * r["on_cpu"], r["delivered"],
+                        r.get("target", "") + note))
+    md = ["", "Offload providers, ESP tunnel port (esp0), same traffic as "
+          "its rows above (%s):" % meta["offload_setup"], "",
+          "\n".join(lines), "",
+          "cycles/pkt: what the datapath spends per packet on the CPU; for "
+          "\"NIC model excluded\" the on-CPU cycles/pkt minus the TSC "
+          "cycles the test-only NIC model's ethdev RX/TX callbacks spent "
+          "per packet (ipsec/nic-model-show tx_cycles/rx_cycles; the crypto "
+          "a real NIC does in hardware), both scaled by the share of the "
+          "window the PMD was on a CPU.  % of sw: against the sw row of "
+          "the same size and direction (measured in this phase).  Mpps, "
+          "Gbit/s, measured, sent/rx: as in the table above.",
+          "",
+          "Offload targets: %d of %d pass (issue 4: with inline crypto the "
+          "datapath spends at most %d %% of the sw cycles at 1400 B)."
+          % (sum(t["ok"] for t in targets), len(targets),
+             MAX_INLINE_PCT_1400),
+          "", "Offload verification: " + meta["offload_verify"] + "."]
+    if suspect:
+        md += ["", "**Warning**: %d offload case(s) with no data, drops or "
+               "packets the NIC model did not process." % suspect]
+    return results, targets, md
 
 
 def cmd_report(d, out_json, out_md):
@@ -421,13 +630,17 @@ def cmd_report(d, out_json, out_md):
         md += ["", "**Warning**: %d case(s) with no data or drops (sent/rx "
                "< 0.99): their numbers do not measure the full path."
                % len(suspect)]
+    off_results, off_targets, off_md = report_offload(meta, runs)
+    md += off_md
     md_text = "\n".join(md) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(out_json)), exist_ok=True)
     with open(out_md, "w") as f:
         f.write(md_text)
     with open(out_json, "w") as f:
         json.dump(dict(meta=meta, results=results, targets=targets,
-                       reference_cycles_64b_encrypt=REF_CYCLES_64),
+                       reference_cycles_64b_encrypt=REF_CYCLES_64,
+                       offload_results=off_results,
+                       offload_targets=off_targets),
                   f, indent=1)
     print(md_text)
     return 0
@@ -437,6 +650,8 @@ def main(argv):
     if len(argv) >= 3 and argv[1] == "gen":
         cmd_gen(argv[2])
         return 0
+    if len(argv) >= 4 and argv[1] == "verify-esp":
+        return cmd_verify_esp(argv[2], argv[3])
     if len(argv) >= 3 and argv[1] == "verify":
         return cmd_verify(argv[2])
     if len(argv) >= 5 and argv[1] == "report":

@@ -18,6 +18,12 @@
 #                                      <-- dsrc (net_pcap, infinite rx:
 #                                           VXLAN, or ESP made by Scapy)
 #
+#   offload phase only (below), br-phy, each port with the NIC model:
+#     LOCAL --> nicw (net_null, the model encrypts)      esp0 encap, inline
+#     LOCAL <-- nicr-64, nicr-1400 (net_pcap, infinite   esp0 decap, inline
+#               rx: the same Scapy ESP as dsrc; the model decrypts)
+#     LOCAL <-> nicv (net_pcap: Scapy ESP in, capture out)  verification
+#
 # Encap: the inner frames, replayed forever by net_pcap (infinite_rx=1) on
 # src, go by one OpenFlow flow into one of the tunnel ports; the tunnel
 # push resolves through br-phy's address and a static tunnel neighbor
@@ -43,6 +49,32 @@
 # practice for replayed-traffic IPsec benchmarks; the window's cost is in
 # `make bench` (espbench, window 1024).
 #
+# Offload providers (OVS_BENCH_OFFLOAD=1, the default; 0 skips them): after
+# the cases above, the ESP tunnel port esp0 again, same traffic, with its
+# SAs re-installed on each provider in turn (the provider is chosen when an
+# SA is installed): sw, dpdk-inline-crypto, dpdk-lookaside and
+# dpdk-cpu-crypto (crypto_aesni_mb0, other_config:ipsec-cryptodev).
+# Inline crypto runs on the test-only software model of an inline NIC
+# (Interface other_config:ipsec-nic-model, offload/sec-model.h) on extra
+# br-phy ports, esp0's options:ipsec-offload-port naming the one in use:
+#
+#   br-phy  nicv  (net_pcap, model): verification, Scapy ESP in, capture out
+#           nicw  (net_null, model): encap sink, ESP encrypted by the model
+#           nicr-64, nicr-1400 (net_pcap, infinite rx, model): decap
+#                 sources, the same Scapy ESP as dsrc, decrypted by the model
+#
+# A model stays on its port for the life of ovs-vswitchd, so these ports
+# stay too; those not in use are kept administratively down (ovs-ofctl
+# mod-port), which stops their polling and so their traffic.  Only the
+# esp port can drive inline crypto (options:ipsec-offload-port, patch
+# 0009): VXLAN + ESP transport (vxe) has no inline rows.  Each window also
+# reads ipsec/nic-model-show: the TSC cycles the model's RX/TX callbacks
+# spent (the crypto a real NIC does in hardware; they run on the PMD core)
+# are subtracted per packet for the "NIC model excluded" rows.  Before
+# measuring, every provider's ESP is checked with Scapy both ways as
+# above, and each SA must show the provider it is measured on (an SA that
+# fell back to sw fails the bench).  About 1.7 more minutes.
+#
 # The machine may be shared: each window also measures the share of time
 # the PMD thread was on a CPU (/proc/.../schedstat), and the report gives
 # cycles/pkt both as pmd-perf-show measured them and per time on the CPU.
@@ -50,12 +82,16 @@
 # Usage: tests/bench/ovs-bench.sh [OVS_BUILD_DIR]   (default build/ovs/src)
 # Knobs (environment): OVS_BENCH_ROUNDS (2), OVS_BENCH_WINDOWS (2, per case
 # and round), OVS_BENCH_SECONDS (1, per window), OVS_BENCH_WARMUP (0.5),
-# OVS_BENCH_PMD_CORE (highest CPU), OVS_BENCH_HUGEPAGES (512 x 2 MiB),
+# OVS_BENCH_PMD_CORE (highest CPU), OVS_BENCH_HUGEPAGES (768 x 2 MiB, 512
+# with OVS_BENCH_OFFLOAD=0),
+# OVS_BENCH_OFFLOAD (1; 0 skips the offload providers' cases),
 # OVS_BENCH_OUT (build/bench), KEEP=1 keeps the work directory,
 # OVS_BENCH_PERF=DIR records a 1 s `perf record -g` of the PMD thread per
 # case of the first round into DIR (for profiling; not in the numbers).
 # Writes $OVS_BENCH_OUT/ovs-results.{json,md}.  Needs root, the DPDK
-# net_pcap and net_null PMDs, python3-scapy.  Exit status: 0 when the
+# net_pcap and net_null PMDs, python3-scapy; with OVS_BENCH_OFFLOAD=1 also
+# an ovs-vswitchd with the offload providers and the NIC model
+# (libsecmodel) and the DPDK crypto_ipsec_mb PMD.  Exit status: 0 when the
 # benchmark ran (missed targets are reported, not failures), 1 on a set-up
 # or verification failure.  Ends only the processes it started; gives back
 # the hugepages it reserved; removes its namespace and files, also on
@@ -68,7 +104,8 @@ ROUNDS=${OVS_BENCH_ROUNDS:-2}
 WINDOWS=${OVS_BENCH_WINDOWS:-2}
 WSECS=${OVS_BENCH_SECONDS:-1}
 WARMUP=${OVS_BENCH_WARMUP:-0.5}
-HUGE=${OVS_BENCH_HUGEPAGES:-512}
+OFFLOAD=${OVS_BENCH_OFFLOAD:-1}
+HUGE=${OVS_BENCH_HUGEPAGES:-$((OFFLOAD ? 768 : 512))}
 OUT=${OVS_BENCH_OUT:-build/bench}
 COMMAND=${OVS_BENCH_COMMAND:-"tests/bench/ovs-bench.sh${*:+ $*}"}
 NR_HUGE=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
@@ -87,6 +124,21 @@ for pmd in net_pcap net_null; do
     ls /usr/lib/x86_64-linux-gnu/dpdk/pmds-*/librte_${pmd}.so >/dev/null \
         2>&1 || die "DPDK $pmd PMD not found (Debian: dpdk / libdpdk-dev)"
 done
+case $OFFLOAD in
+0) ;;
+1)
+    grep -q "^HAVE_IPSEC_OFFLOAD_DPDK='yes'" "$OVS/tests/atlocal" \
+        2>/dev/null || die "$OVS is not built with the IPsec offload DPDK" \
+            "providers (or OVS_BENCH_OFFLOAD=0)"
+    grep -q secmodel_port_attach "$OVS/vswitchd/ovs-vswitchd" \
+        || die "ovs-vswitchd has no NIC model (link" \
+            "build/offload/libsecmodel.a, or OVS_BENCH_OFFLOAD=0)"
+    ls /usr/lib/x86_64-linux-gnu/dpdk/pmds-*/librte_crypto_ipsec_mb.so \
+        >/dev/null 2>&1 || die "no DPDK crypto_ipsec_mb PMD (Debian: dpdk," \
+            "or OVS_BENCH_OFFLOAD=0)"
+    ;;
+*) die "OVS_BENCH_OFFLOAD=$OFFLOAD: 0 or 1" ;;
+esac
 "$PYTHON3" -c 'import scapy.layers.ipsec' 2>/dev/null \
     || die "$PYTHON3 cannot import scapy (Debian: python3-scapy)"
 [ -w "$NR_HUGE" ] || die "no 2 MiB hugepage support ($NR_HUGE)"
@@ -206,15 +258,16 @@ appctl list-commands | grep -q 'ipsec/sa-add' \
 
 # --- bridges, ports, SAs ---------------------------------------------------
 # OpenFlow port numbers are fixed (ofport_request) so that flows can name
-# ports that come and go.  br-phy: 1 wire0, 2 capw, 3 dsrc.  br-int:
-# 1 sink0, 2 capi, 3 src, 10 vxp, 11 vxe, 12 esp0.
+# ports that come and go.  br-phy: 1 wire0, 2 capw, 3 dsrc, and in the
+# offload phase 4 nicv, 5 nicw, 6 nicr-64, 7 nicr-1400.  br-int: 1 sink0,
+# 2 capi, 3 src, 10 vxp, 11 vxe, 12 esp0.
 NDEV=0
-dpdk_port() {   # dpdk_port BRIDGE NAME OFPORT DEVARGS-AFTER-NAME
+dpdk_port() {   # dpdk_port BRIDGE NAME OFPORT DEVARGS-AFTER-NAME [COL=VAL..]
     NDEV=$((NDEV + 1))
     local drv=net_pcap
     case $4 in no-rx*) drv=net_null ;; esac
     vsctl add-port "$1" "$2" -- set Interface "$2" type=dpdk \
-        ofport_request="$3" options:dpdk-devargs="${drv}_b$NDEV,$4"
+        ofport_request="$3" options:dpdk-devargs="${drv}_b$NDEV,$4" "${@:5}"
     [ "$(vsctl get Interface "$2" ofport)" = "$3" ] \
         || die "port $2 did not come up: $(vsctl get Interface "$2" error)"
 }
@@ -361,6 +414,14 @@ pmd_tid() {   # pmd_tid: the PMD thread's ID.
     die "no PMD thread in ovs-vswitchd"
 }
 PMD_TID=$(pmd_tid)
+MODEL=
+model_counters() {   # model_counters: the NIC models' counters, summed.
+    echo "ns=$(date +%s%N) $(appctl ipsec/nic-model-show | awk '
+        { for (i = 2; i <= NF; i++) {
+              n = split($i, kv, "=");
+              if (n == 2 && kv[1] ~ /^(tx|rx)_/) { s[kv[1]] += kv[2] } } }
+        END { for (k in s) { printf "%s=%.0f ", k, s[k] } }')"
+}
 pmd_run_ns() {   # pmd_run_ns: the PMD thread's time on a CPU so far, in ns.
     cut -d' ' -f1 /proc/"$VSWITCHD_PID"/task/"$PMD_TID"/schedstat
 }
@@ -370,12 +431,18 @@ measure() {   # measure DIR MODE SIZE ROUND
     for w in $(seq "$WINDOWS"); do
         f=$WORK/raw/$1-$2-$3-r$4w$w.txt
         appctl dpif-netdev/pmd-stats-clear >/dev/null
+        m0=
+        [ -z "$MODEL" ] || m0=$(model_counters)
         run0=$(pmd_run_ns)
         t0=$(date +%s%N)
         sleep "$WSECS"
         appctl dpif-netdev/pmd-perf-show > "$f"
         echo "ovs-bench: pmd run_ns=$(( $(pmd_run_ns) - run0 ))" \
              "wall_ns=$(( $(date +%s%N) - t0 ))" >> "$f"
+        if [ -n "$MODEL" ]; then
+            echo "ovs-bench: model0 $m0" >> "$f"
+            echo "ovs-bench: model1 $(model_counters)" >> "$f"
+        fi
     done
     if [ -n "${OVS_BENCH_PERF:-}" ] && [ "$4" = 1 ]; then
         mkdir -p "$OVS_BENCH_PERF"
@@ -423,6 +490,196 @@ for r in $(seq "$ROUNDS"); do
         decap_case esp $size "$r"
     done
 done
+
+# --- offload providers (the ESP tunnel port) ------------------------------
+OFFLOAD_VERIFY=
+OFFLOAD_SETUP=
+# esp0's SAs (SPIs and keys as above) on PROVIDER; with PORT, esp0's
+# options:ipsec-offload-port=PORT.  Fails unless both SAs run on PROVIDER.
+off_sas() {   # off_sas PROVIDER [PORT]
+    local prov=$1 port=${2:-} order=$1,sw engine='' json got
+    [ "$prov" = sw ] && order=sw
+    case $prov in
+    dpdk-lookaside) engine=cryptodev-lookaside ;;
+    dpdk-cpu-crypto) engine=cryptodev-cpu ;;
+    esac
+    appctl ipsec/sa-flush esp0 >/dev/null
+    vsctl set Open_vSwitch . other_config:ipsec-offload-order="$order"
+    if [ -n "$port" ]; then
+        vsctl set Interface esp0 options:ipsec-offload-port="$port"
+    else
+        vsctl remove Interface esp0 options ipsec-offload-port
+    fi
+    appctl ipsec/sa-add esp0 out \
+        "spi=0x2002,src=192.0.2.11,dst=192.0.2.4,aead=aes-gcm-128,key=$K_OUT"
+    appctl ipsec/sa-add esp0 in "$ESP0_IN,key=$K_IN,replay-window=0"
+    json=$(appctl ipsec/sa-show esp0 --json)
+    got=$("$PYTHON3" -c '
+import json, sys
+prov, engine = sys.argv[1], sys.argv[2]
+sas = json.load(sys.stdin)["sas"]
+ok = (sorted(sa["dir"] for sa in sas) == ["in", "out"]
+      and all(sa["offload"] == prov and engine in ("", sa["engine"])
+              for sa in sas))
+print("; ".join("%s SA: offload=%s engine=%s reason=%s" % (
+    sa["dir"], sa["offload"], sa["engine"], sa["offload_reason"] or "-")
+    for sa in sas))
+sys.exit(0 if ok else 1)' "$prov" "$engine" <<< "$json") \
+        || die "esp0's SAs are not both on $prov${engine:+ ($engine)}:" \
+               "sa-show says: $got"
+    appctl tnl/ports/show -v | grep 'proto=50' | grep -q '^esp_sys' \
+        || die "ESP is not received by esp0 any more"
+}
+port_state() {   # port_state NAME up|down
+    ofctl mod-port br-phy "$1" "$2"
+}
+off_verify() {   # off_verify PROVIDER: esp0's ESP both ways, by Scapy.
+    local tag=$1 wire=2
+    ofctl del-flows br-phy
+    ofctl del-flows br-int
+    dpdk_port br-int capi 2 \
+        "rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/cap-inner-$tag.pcap"
+    if [ "$tag" = dpdk-inline-crypto ]; then
+        # nicv: Scapy's ESP in (decrypted by the model), the ESP out
+        # (encrypted by the model) captured.  Its first reading of the
+        # pcap goes before the SAs exist; restarting the port (a queue
+        # size change) reads it again.
+        wire=4
+        port_state nicv up
+        off_sas dpdk-inline-crypto nicv
+    else
+        dpdk_port br-phy capw 2 \
+            "rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/cap-wire-$tag.pcap"
+        off_sas "$tag"
+    fi
+    ofctl add-flow br-phy in_port=LOCAL,actions=$wire
+    ofctl add-flow br-phy in_port=3,actions=LOCAL
+    ofctl add-flow br-phy in_port=4,actions=LOCAL
+    ofctl add-flow br-int in_port=3,ip,actions=12
+    ofctl add-flow br-int in_port=12,actions=2
+    if [ "$tag" = dpdk-inline-crypto ]; then
+        sleep 0.3
+        vsctl set Interface nicv options:n_rxq_desc=1024
+    else
+        send_once br-phy vdec "$WORK/verify-dec-esp.pcap"
+    fi
+    wait_tx br-int 2 8
+    send_once br-int vsrc "$WORK/verify-enc-esp.pcap"
+    wait_tx br-phy $wire 8
+    sleep 0.2
+    del_port br-int vsrc
+    del_port br-int capi
+    if [ "$tag" = dpdk-inline-crypto ]; then
+        port_state nicv down
+        # nicv stays (its model does): copy what it wrote so far.
+        cp "$WORK/cap-wire-nicv.pcap" "$WORK/cap-wire-$tag.pcap"
+    else
+        del_port br-phy vdec
+        del_port br-phy capw
+    fi
+    "$PYTHON3" "$HERE/ovs-bench.py" verify-esp "$WORK" "$tag" \
+        > "$WORK/verify-$tag.txt" || OFF_FAILED+=" $tag"
+}
+off_encap() {   # off_encap PROVIDER SIZE ROUND
+    local mode=off-${1#dpdk-} wire=1
+    mode=${mode%-crypto}
+    if [ "$1" = dpdk-inline-crypto ]; then
+        wire=5
+        port_state nicw up
+        off_sas "$1" nicw
+    else
+        off_sas "$1"
+    fi
+    ofctl add-flow br-phy in_port=LOCAL,actions=$wire
+    appctl revalidator/purge >/dev/null
+    measure encap "$mode" "$2" "$3"
+    [ $wire = 1 ] || port_state nicw down
+}
+off_decap() {   # off_decap PROVIDER SIZE ROUND
+    local mode=off-${1#dpdk-}
+    mode=${mode%-crypto}
+    if [ "$1" = dpdk-inline-crypto ]; then
+        off_sas "$1" "nicr-$2"
+        port_state "nicr-$2" up
+        measure decap "$mode" "$2" "$3"
+        port_state "nicr-$2" down
+    else
+        off_sas "$1"
+        dpdk_port br-phy dsrc 3 "rx_pcap=$WORK/dec-esp-$2.pcap,infinite_rx=1"
+        measure decap "$mode" "$2" "$3"
+        del_port br-phy dsrc
+    fi
+}
+OFF_PROVIDERS="sw dpdk-inline-crypto dpdk-lookaside dpdk-cpu-crypto"
+if [ "$OFFLOAD" = 1 ]; then
+    echo "ovs-bench: offload providers: $OFF_PROVIDERS"
+    ipsec_ports esp0
+    vsctl set Open_vSwitch . other_config:ipsec-offload=true \
+        other_config:ipsec-cryptodev=crypto_aesni_mb0
+    for _ in $(seq 50); do
+        appctl ipsec/offload-show | grep -q '^cryptodev: crypto_aesni_mb0$' \
+            && break
+        sleep 0.1
+    done
+    appctl ipsec/offload-show | grep -q '^cryptodev: crypto_aesni_mb0$' \
+        || die "cryptodev crypto_aesni_mb0 did not open:" \
+            "$(appctl ipsec/offload-show | grep -i -e error -e cryptodev)"
+    # The model ports (OpenFlow 4-7), down until used.
+    dpdk_port br-phy nicv 4 \
+        "rx_pcap=$WORK/verify-dec-esp.pcap,tx_pcap=$WORK/cap-wire-nicv.pcap" \
+        other_config:ipsec-nic-model=true
+    port_state nicv down
+    dpdk_port br-phy nicw 5 no-rx=1 other_config:ipsec-nic-model=true
+    port_state nicw down
+    dpdk_port br-phy nicr-64 6 "rx_pcap=$WORK/dec-esp-64.pcap,infinite_rx=1" \
+        other_config:ipsec-nic-model=true
+    port_state nicr-64 down
+    dpdk_port br-phy nicr-1400 7 \
+        "rx_pcap=$WORK/dec-esp-1400.pcap,infinite_rx=1" \
+        other_config:ipsec-nic-model=true
+    port_state nicr-1400 down
+    OFF_FAILED=
+    for prov in dpdk-inline-crypto dpdk-lookaside dpdk-cpu-crypto; do
+        off_verify $prov
+        v=$(cat "$WORK/verify-$prov.txt")
+        echo "ovs-bench: offload verification: ${v:-$prov: FAILED}"
+        OFFLOAD_VERIFY+="${OFFLOAD_VERIFY:+; }$v"
+    done
+    if [ -n "$OFF_FAILED" ]; then
+        OFFLOAD_VERIFY=
+        echo "ovs-bench: OFFLOAD VERIFICATION FAILED for$OFF_FAILED: the" \
+             "offload providers are not measured" >&2
+    else
+        OFFLOAD_SETUP="AES-GCM-128, replay window off on the in SA;"
+        OFFLOAD_SETUP+=" inline crypto on the NIC model (net_null sink for"
+        OFFLOAD_SETUP+=" encap, net_pcap source for decap),"
+        OFFLOAD_SETUP+=" lookaside and CPU crypto on crypto_aesni_mb0"
+        ofctl del-flows br-phy
+        ofctl del-flows br-int
+        ofctl add-flow br-phy in_port=3,actions=LOCAL
+        ofctl add-flow br-phy in_port=6,actions=LOCAL
+        ofctl add-flow br-phy in_port=7,actions=LOCAL
+        ofctl add-flow br-int in_port=12,actions=1
+        MODEL=1
+        for r in $(seq "$ROUNDS"); do
+            for size in 64 1400; do
+                dpdk_port br-int src 3 \
+                    "rx_pcap=$WORK/inner-$size.pcap,infinite_rx=1"
+                ofctl add-flow br-int in_port=3,actions=12
+                for prov in $OFF_PROVIDERS; do
+                    off_encap $prov $size "$r"
+                done
+                del_port br-int src
+                for prov in $OFF_PROVIDERS; do
+                    off_decap $prov $size "$r"
+                done
+            done
+        done
+        MODEL=
+        appctl ipsec/nic-model-show > "$WORK/nic-model.txt"
+    fi
+fi
+
 STEAL_PCT=$(awk -v t="$(( $(cpu_steal) - STEAL0 ))" \
     -v ns="$(( $(date +%s%N) - MT0 ))" -v hz="$(getconf CLK_TCK)" \
     'BEGIN { printf "%.1f", ns ? 100 * t / (ns / 1e9 * hz) : 0 }')
@@ -434,7 +691,7 @@ echo "ovs-bench: load after: $LOAD_AFTER"
 CPU_MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
 VIRT=$(lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -n 1)
 export CPU_MODEL VIRT LOAD_BEFORE LOAD_AFTER COMMAND VERIFY ROUNDS WINDOWS \
-    WSECS WARMUP PMD_CORE STEAL_PCT
+    WSECS WARMUP PMD_CORE STEAL_PCT OFFLOAD OFFLOAD_VERIFY OFFLOAD_SETUP
 NCPU=$(nproc --all)
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 OVS_VERSION=$(ovs-vswitchd --version | tr '\n' ' ' | sed 's/ *$//')
@@ -451,6 +708,9 @@ json.dump(dict(cpu=e["CPU_MODEL"], ncpu=e["NCPU"],
                rounds=e["ROUNDS"], windows=e["WINDOWS"], seconds=e["WSECS"],
                warmup=e["WARMUP"], pmd_core=e["PMD_CORE"],
                steal_pct=float(e["STEAL_PCT"]),
+               offload=e["OFFLOAD"],
+               offload_verify=e["OFFLOAD_VERIFY"] or None,
+               offload_setup=e["OFFLOAD_SETUP"],
                suite="aes-gcm-128"), open(sys.argv[1], "w"), indent=1)
 EOF
 mkdir -p "$OUT"
@@ -460,3 +720,4 @@ echo "ovs-bench: wrote $OUT/ovs-results.json, $OUT/ovs-results.md" \
      "($(( $(date +%s) - T0 )) s)"
 OK=1
 [ -n "$VERIFY" ] || exit 1
+[ "$OFFLOAD" = 0 ] || [ -n "$OFFLOAD_VERIFY" ] || exit 1

@@ -1,0 +1,349 @@
+#!/bin/bash
+# System test: an ESP port's SAs on "dpdk-inline-protocol" in ovs-vswitchd.
+# The site's WAN port is a DPDK port (net_af_packet on a veth) with the
+# test-only software model of an inline-IPsec NIC in protocol mode
+# (Interface other_config:ipsec-nic-model=2,
+# other_config:ipsec-nic-model-actions=protocol; offload/sec-model.h): the
+# NIC does all of ESP.  The esp port names it
+# (options:ipsec-offload-port=wan).  The peer is Scapy's independent ESP
+# (tests/ovs/scapy-gateway.py) with the same SAs.
+#
+#  ns op-ha            ns op-sa (DPDK, 1 PMD)             ns op-gw
+#  +----------+  +--------------------------------+  +-------------------+
+#  | ha0      +--+ hp (system, main thread)       |  | scapy-gateway.py  |
+#  | 10.1.0.2 |  |   br-int: esp0 (type=esp,      |  |  192.0.2.2, with  |
+#  +----------+  |     ipsec-offload-port=wan)    |  |  10.2.0.2 behind  |
+#                |   br-wan 192.0.2.1             |  |                   |
+#                |   wan (dpdk, net_af_packet,    |  |                   |
+#                |     NIC model, protocol) ------+--+ wan (capture)     |
+#                |   lk0 (system, check 6) -------+--+ lk1 (capture)     |
+#                +--------------------------------+  +-------------------+
+#
+# Checks, each of which fails the test:
+#   1. both SAs of esp0 land on dpdk-inline-protocol (sa-show text and
+#      --json, with the datapath's and the NIC's counters), the model has
+#      2 live sessions;
+#   2. ha pings 10.2.0.2 and Scapy pings ha: all answered; Scapy verified
+#      every ESP (the model built all of it from the clear inner packets);
+#      the out SA's datapath count = the model's proto_tx = what Scapy
+#      decrypted; the in SA's = the model's proto_rx = what Scapy sent;
+#      ha's packets were copied into mbufs (inline_tx_copy); the NIC's
+#      soft packet lifetime (soft-packets=4 on the out SA) reached
+#      sa-show as an event and the log;
+#   3. ESP from Scapy with a corrupted ICV: the model flags it failed,
+#      the datapath drops and counts it as offload_auth;
+#   4. a replayed ESP packet (valid ICV, a sequence number the model has
+#      seen): the model's replay window refuses it (proto_replay), the
+#      datapath drops and counts it as offload_auth; a fresh one passes;
+#   5. path MTU: a 1500-byte DF ping does not fit once the NIC adds ESP:
+#      answered with "fragmentation needed" (pmtu_exceeded);
+#   6. fail closed: the clear inner packets of the out SA may leave only
+#      through wan, in the marked mbuf: a second port lk0 on br-wan, flows
+#      that also output them to lk0 (lk0 first: lk0 gets a copy; wan
+#      first: wan gets the copy), then NORMAL flooding.  Every copy and
+#      every packet to lk0 is dropped (inline_wrong_port/inline_unmarked,
+#      coverage ipsec_inline_leak_drop, logged); lk1 sees no ICMP and no
+#      clear-text payload; the originals still leave wan as ESP;
+#   7. sa-del of both SAs destroys the sessions: the model has 0 live;
+#   8. the WAN capture has only ESP and ARP, and no clear-text payload.
+# The PMD thread spins for about 20 s; the test reserves 128 2 MiB
+# hugepages and gives back exactly those.  It skips (exit 0, with the
+# reason) when DPDK cannot be initialized here or the build has no model.
+#
+# Usage: tests/ovs/offload-proto.sh [OVS_BUILD_DIR] (default build/ovs/src)
+# Needs root, ip, ethtool, tcpdump, ping, /usr/bin/python3 with Scapy.
+# Removes every namespace, veth and process it made, also on failure; ends
+# only the processes it started.
+set -eu
+
+# shellcheck source=tests/ovs/sites.sh
+. "$(dirname "$0")/sites.sh"
+need_root_and_tools offload-proto
+GATEWAY=$(cd "$(dirname "$0")" && pwd)/scapy-gateway.py
+
+OVS=$(cd "${1:-build/ovs/src}" && pwd)
+PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
+WORK=$(mktemp -d /tmp/offload-proto.XXXXXX)
+# shellcheck disable=SC2034  # Used by sites.sh.
+NS_PREFIX=op-$$-
+PIDS=()
+PASS=0
+FAIL=0
+PATTERN=c0ffee17c0ffee17
+BR_WAN_MAC=02:00:00:00:0b:01
+K16=000102030405060708090a0b0c0d0e0f
+SALT_O=c0c1c2c3 SALT_I=d0d1d2d3
+OUT=0x7201 IN=0x7202
+
+skip() {
+    echo "offload-proto: SKIPPED: $*"
+    exit 0
+}
+trap 'cleanup_sites offload-proto ha sa gw; give_back_hugepages' EXIT
+
+T0=$(date +%s)
+"$PYTHON3" -c 'import scapy.layers.ipsec' 2>/dev/null \
+    || skip "$PYTHON3 has no Scapy (Debian: python3-scapy)"
+grep -q secmodel_port_attach "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
+    || skip "ovs-vswitchd has no NIC model (link build/offload/libsecmodel.a)"
+grep -q ipsec-nic-model-actions "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
+    || skip "ovs-vswitchd does not drive inline protocol (patch 0014)"
+reserve_hugepages 128 64 || skip "$HP_ERR"
+
+netns_add ha sa gw
+netns_no_ipv6 ha sa gw
+veth wan sa wan gw
+veth ha0 ha hp sa
+in_ns ha ip addr add 10.1.0.2/24 dev ha0
+in_ns ha ip route add 10.2.0.0/24 via 10.1.0.1
+in_ns ha ip neigh add 10.1.0.1 lladdr 02:00:00:00:00:01 dev ha0
+HA_MAC=$(in_ns ha cat /sys/class/net/ha0/address)
+GW_MAC=$(in_ns gw cat /sys/class/net/wan/address)
+
+start_site sa
+vsctl sa set Open_vSwitch . other_config:dpdk-init=true \
+    other_config:dpdk-extra="--no-pci --in-memory" \
+    other_config:pmd-cpu-mask=0x1 other_config:ipsec-offload=true
+for _ in $(seq 100); do
+    grep -q -e 'DPDK Enabled - initialized' -e 'DPDK.*[Ff]ail' -e 'EAL: .*[Ee]rror' \
+        "$WORK/sa/ovs-vswitchd.log" 2>/dev/null && break
+    kill -0 "$(cat "$WORK/sa/ovs-vswitchd.pid")" 2>/dev/null || break
+    sleep 0.2
+done
+grep -q 'DPDK Enabled - initialized' "$WORK/sa/ovs-vswitchd.log" 2>/dev/null \
+    || skip "DPDK did not initialize: $(grep -i -e eal -e dpdk "$WORK/sa/ovs-vswitchd.log" | tail -3 | tr '\n' ' ')"
+
+PMD_T0=$(date +%s)
+vsctl sa add-br br-wan -- set bridge br-wan datapath_type=netdev \
+    other_config:hwaddr=$BR_WAN_MAC
+in_ns sa ip link set br-wan up
+in_ns sa ip addr add 192.0.2.1/24 dev br-wan
+vsctl sa add-port br-wan wan -- set Interface wan type=dpdk \
+    options:dpdk-devargs=net_af_packet0,iface=wan \
+    other_config:ipsec-nic-model=2 \
+    other_config:ipsec-nic-model-actions=protocol
+vsctl sa add-br br-int -- set bridge br-int datapath_type=netdev
+vsctl sa add-port br-int hp
+vsctl sa add-port br-int esp0 -- set Interface esp0 type=esp \
+    options:remote_ip=192.0.2.2 options:local_ip=192.0.2.1 \
+    options:ipsec-offload-port=wan
+retry 50 test "$(vsctl sa get Interface wan link_state)" = up || true
+ofctl sa del-flows br-wan
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
+ofctl sa add-flow br-wan "in_port=wan,actions=LOCAL"
+appctl sa tnl/neigh/set br-wan 192.0.2.2 "$GW_MAC" >/dev/null
+ofctl sa del-flows br-int
+ofctl sa add-flow br-int "in_port=esp0,actions=mod_dl_src:02:00:00:00:00:01,mod_dl_dst:$HA_MAC,hp"
+
+start_wan_capture gw
+
+appctl sa ipsec/sa-add esp0 out \
+    "spi=$OUT,src=192.0.2.1,dst=192.0.2.2,aead=aes-gcm-128,key=0x$K16$SALT_O,soft-packets=4"
+appctl sa ipsec/sa-add esp0 in \
+    "spi=$IN,src=192.0.2.2,dst=192.0.2.1,aead=aes-gcm-128,key=0x$K16$SALT_I"
+appctl sa ipsec/sa-show esp0 > "$WORK/sa-show-1.txt"
+sa_field() {   # sa_field SPI DIR FIELD
+    appctl sa ipsec/sa-show esp0 --json | "$PYTHON3" -c '
+import json, sys
+spi, d, f = int(sys.argv[1], 0), sys.argv[2], sys.argv[3]
+for sa in json.load(sys.stdin)["sas"]:
+    if sa["spi"] == spi and sa["dir"] == d:
+        print(sa.get(f, 0))
+' "$1" "$2" "$3"
+}
+model() {   # model COUNTER: the NIC model's counter.
+    appctl sa ipsec/nic-model-show | sed -n "s/.* $1=\([0-9]*\).*/\1/p"
+}
+check "1: out SA on dpdk-inline-protocol ($(sa_field $OUT out offload))" \
+    test "$(sa_field $OUT out offload)" = dpdk-inline-protocol
+check "1: in SA on dpdk-inline-protocol ($(sa_field $IN in offload))" \
+    test "$(sa_field $IN in offload)" = dpdk-inline-protocol
+check "1: sa-show says offload=dpdk-inline-protocol" \
+    grep -q 'offload=dpdk-inline-protocol' "$WORK/sa-show-1.txt"
+check "1: sa-show prints the datapath's and the NIC's counters" \
+    grep -q 'offload-stats: datapath: .*; nic: ' "$WORK/sa-show-1.txt"
+check "1: sa-show --json has them ($(sa_field $IN in offload_stats))" \
+    grep -q 'nic: ipackets=' <<< "$(sa_field $IN in offload_stats)"
+check "1: the model has 2 live sessions ($(model live))" \
+    test "$(model live)" = 2
+check "1: the model runs in protocol mode" \
+    grep -q 'actions=protocol' <(appctl sa ipsec/nic-model-show)
+
+# 2: traffic both ways with the Scapy gateway.
+rm -f "$WORK/go" "$WORK/stop"
+ip netns exec "$(ns gw)" "$PYTHON3" "$GATEWAY" wan "$BR_WAN_MAC" 4 \
+    aes-gcm-128 "$OUT" "$K16$SALT_O" "$IN" "$K16$SALT_I" 5 \
+    "$WORK/go" "$WORK/stop" > "$WORK/gw.json" 2>"$WORK/gw.err" &
+GW=$!
+PIDS+=("$GW")
+for _ in $(seq 300); do
+    grep -q ready "$WORK/gw.err" 2>/dev/null && break
+    sleep 0.1
+done
+check "2: the Scapy gateway started" grep -q ready "$WORK/gw.err"
+ofctl sa add-flow br-int "in_port=hp,ip,nw_dst=10.2.0.0/24,actions=esp0"
+check "2: warm-up ping ha -> gateway" ping_answered ha 10.2.0.2
+check "2: 5 pings ha -> 10.2.0.2 (Scapy) all answered" \
+    in_ns ha ping -c 5 -i 0.2 -W 2 -p $PATTERN 10.2.0.2 >/dev/null
+touch "$WORK/go"
+sleep 2
+touch "$WORK/stop"
+wait $GW || true
+res=$(cat "$WORK/gw.json")
+j() { "$PYTHON3" -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$res" "$1"; }
+check "2: Scapy's pings to ha all answered ($res)" \
+    test "$(j pings_sent) $(j replies4)" = "10 5"
+check "2: Scapy verified every ESP from OVS (bad=$(j bad), decrypted=$(j decrypted))" \
+    test "$(j bad)" = 0 -a "$(j decrypted)" -ge 11
+r=$(sa_json sa esp0 $OUT out)
+check "2: out SA packets = ESP Scapy decrypted (${r% *}, $(j decrypted))" \
+    test "${r% *}" = "$(j decrypted)"
+check "2: the model built them (proto_tx=$(model proto_tx))" \
+    test "$(model proto_tx)" = "${r% *}"
+r=$(sa_json sa esp0 $IN in)
+check "2: in SA packets = ESP Scapy sent (${r% *}, $(j esp_out))" \
+    test "${r% *}" = "$(j esp_out)"
+check "2: the model opened them (proto_rx=$(model proto_rx))" \
+    test "$(model proto_rx)" = "${r% *}"
+check "2: no TX error in the model ($(model tx_errors) $(model proto_tx_errors))" \
+    test "$(model tx_errors) $(model proto_tx_errors)" = "0 0"
+port_line=$(appctl sa ipsec/sa-show esp0 | head -1)
+check "2: ha's packets were copied into mbufs ($port_line)" \
+    grep -q 'inline_tx_copy=[1-9]' <<< "$port_line"
+soft() { appctl sa ipsec/sa-show esp0 | grep -q 'offload-events: soft-expired'; }
+retry 30 soft || true
+check "2: the NIC's soft lifetime event reached sa-show" soft
+check "2: and the log" grep -q "SA 0x00007201 (dpdk-inline-protocol) reported soft-expired" \
+    "$WORK/sa/ovs-vswitchd.log"
+
+# 3 and 4: ESP from "Scapy" that the NIC refuses.
+cat > "$WORK/esp.py" <<'EOF'
+import socket, sys
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+dst_mac, spi, key = sys.argv[1], int(sys.argv[2], 0), bytes.fromhex(sys.argv[3])
+corrupt, seqs = sys.argv[4] == "bad", [int(x) for x in sys.argv[5:]]
+sa = SecurityAssociation(ESP, spi=spi, crypt_algo="AES-GCM", crypt_key=key,
+                         tunnel_header=IP(src="192.0.2.2", dst="192.0.2.1"))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("wan", 0))
+mine = open("/sys/class/net/wan/address").read().strip()
+for seq in seqs:
+    inner = IP(src="10.2.0.2", dst="10.1.0.2") / ICMP(id=7, seq=seq) / Raw(b"x" * 32)
+    esp = bytearray(bytes(sa.encrypt(inner, seq_num=seq)))
+    if corrupt:
+        esp[-1] ^= 0x5a        # The ICV.
+    s.send(bytes(Ether(src=mine, dst=dst_mac, type=0x800)) + bytes(esp))
+EOF
+f0=$(model proto_rx_auth)
+in_ns gw "$PYTHON3" "$WORK/esp.py" $BR_WAN_MAC $IN "$K16$SALT_I" bad 1000 1001 1002
+sleep 0.5
+check "3: the model refused 3 bad ICVs ($f0 -> $(model proto_rx_auth))" \
+    test "$(model proto_rx_auth)" = $(( f0 + 3 ))
+check "3: the in SA dropped them as offload_auth ($(sa_drops sa esp0 $IN in))" \
+    test "$(sa_drops sa esp0 $IN in)" = offload_auth:3
+r0=$(model proto_replay)
+i0=$(sa_json sa esp0 $IN in)
+# Sequence number 1 was the gateway's first packet: a duplicate.
+in_ns gw "$PYTHON3" "$WORK/esp.py" $BR_WAN_MAC $IN "$K16$SALT_I" good 1
+sleep 0.5
+check "4: the model refused the replayed packet ($r0 -> $(model proto_replay))" \
+    test "$(model proto_replay)" = $(( r0 + 1 ))
+check "4: the in SA dropped it as offload_auth ($(sa_drops sa esp0 $IN in))" \
+    test "$(sa_drops sa esp0 $IN in)" = offload_auth:4
+in_ns gw "$PYTHON3" "$WORK/esp.py" $BR_WAN_MAC $IN "$K16$SALT_I" good 2000
+sleep 0.5
+i1=$(sa_json sa esp0 $IN in)
+check "4: a fresh packet still passes (packets ${i0% *} -> ${i1% *})" \
+    test "${i1% *}" = $(( ${i0% *} + 1 ))
+
+# 5: the NIC adds ESP, so the path MTU still counts it.
+in_ns ha ping -c 1 -W 1 -M "do" -s 1472 10.2.0.2 >/dev/null 2>&1 || true
+port_line=$(appctl sa ipsec/sa-show esp0 | head -1)
+check "5: a 1500-byte DF packet is too big ($port_line)" \
+    grep -q "pmtu_exceeded:1" <<< "$port_line"
+
+# 6: the clear inner packets leave through wan only, in the marked mbuf.
+veth lk0 sa lk1 gw
+vsctl sa add-port br-wan lk0
+WAN_TCPDUMP=$TCPDUMP
+start_capture gw lk1 "$WORK/leak.pcap" -s 0
+LEAK_TCPDUMP=$TCPDUMP
+TCPDUMP=$WAN_TCPDUMP CAPTURE="$WORK/wan.pcap"
+leaks() { sa_field $OUT out "$1"; }
+pings() {   # pings N: N pings from ha with the pattern (not answered).
+    in_ns ha ping -c "$1" -i 0.2 -W 1 -p $PATTERN -q 10.2.0.2 \
+        >/dev/null 2>&1 || true
+    sleep 0.3
+}
+# a. lk0 first (a copy), then wan (the original, marked).
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=lk0,wan"
+appctl sa revalidator/wait >/dev/null
+o0=$(sa_json sa esp0 $OUT out)
+e0=$(model proto_tx)
+pings 3
+o1=$(sa_json sa esp0 $OUT out)
+check "6a: 3 copies to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port))" \
+    test "$(leaks inline_wrong_port)" = 3 -a "$(leaks inline_unmarked)" = 0
+check "6a: the originals still leave wan as ESP (packets ${o0% *} -> ${o1% *}, proto_tx $e0 -> $(model proto_tx))" \
+    test "${o1% *}" = $(( ${o0% *} + 3 )) -a "$(model proto_tx)" = $(( e0 + 3 ))
+# b. wan first (a copy, not marked), then lk0 (the original): nothing
+# leaves.
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan,lk0"
+appctl sa revalidator/wait >/dev/null
+e0=$(model proto_tx)
+pings 2
+check "6b: the copies to wan dropped as inline_unmarked ($(leaks inline_unmarked))" \
+    test "$(leaks inline_unmarked)" = 2
+check "6b: the originals to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port))" \
+    test "$(leaks inline_wrong_port)" = 5
+check "6b: nothing reached the NIC model (proto_tx $e0 -> $(model proto_tx))" \
+    test "$(model proto_tx)" = "$e0"
+# c. NORMAL floods to wan and lk0: one of them gets a copy.
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=NORMAL"
+appctl sa revalidator/wait >/dev/null
+w0=$(leaks inline_wrong_port)
+u0=$(leaks inline_unmarked)
+e0=$(model proto_tx)
+pings 2
+w1=$(leaks inline_wrong_port)
+u1=$(leaks inline_unmarked)
+check "6c: flooding: every packet to lk0 dropped ($w0 -> $w1), a copy to wan too or the original protected ($u0 -> $u1, proto_tx $e0 -> $(model proto_tx))" \
+    test $(( w1 - w0 )) = 2 -a $(( u1 - u0 + $(model proto_tx) - e0 )) = 2
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
+appctl sa revalidator/wait >/dev/null
+check "6: coverage ipsec_inline_leak_drop = $(( w1 + u1 ))" \
+    test "$(appctl sa coverage/read-counter ipsec_inline_leak_drop)" = $(( w1 + u1 ))
+check "6: logged" grep -q "dropped a packet of inline-protocol SA 0x00007201 of port esp0 (inline_wrong_port)" \
+    "$WORK/sa/ovs-vswitchd.log"
+sleep 0.5
+kill "$LEAK_TCPDUMP"
+wait "$LEAK_TCPDUMP" 2>/dev/null || true
+n_leak=$(tcpdump -nr "$WORK/leak.pcap" 'icmp or esp' 2>/dev/null | wc -l)
+check "6: no ICMP and no ESP on lk1 ($n_leak)" test "$n_leak" = 0
+check "6: no clear-text ping payload on lk1" \
+    not grep -q "$PATTERN" < <(tcpdump -xnr "$WORK/leak.pcap" 2>/dev/null \
+        | sed 's/^.*0x[0-9a-f]*: *//' | tr -d ' \n')
+
+# 7: deleting the SAs destroys the sessions.
+appctl sa ipsec/sa-del esp0 $OUT out >/dev/null
+appctl sa ipsec/sa-del esp0 $IN in >/dev/null
+no_live() { test "$(model live)" = 0; }
+retry 30 no_live || true
+check "7: no live session left ($(model live); created $(model created), destroyed $(model destroyed))" \
+    no_live
+check "7: every session created was destroyed" \
+    test "$(model created)" = "$(model destroyed)"
+vsctl sa set Open_vSwitch . other_config:pmd-cpu-mask=0 >/dev/null 2>&1 || true
+PMD_S=$(( $(date +%s) - PMD_T0 ))
+
+# 8: the wire.
+stop_wan_capture
+check_wan_esp_only 20
+check "8: no clear-text ping payload on the WAN" not hex_on_wan $PATTERN
+check "no key in any log" not grep -rqi -e 08090a0b0c0d0e0f "$WORK/sa"
+
+echo "offload-proto: $PASS passed, $FAIL failed ($(( $(date +%s) - T0 )) s, PMD up ${PMD_S} s)"
+[ "$FAIL" -eq 0 ]

@@ -40,7 +40,8 @@
 #      (counted in the SA, the port line, ipsec/stats and the coverage
 #      counter ipsec_inline_leak_drop, logged); lk1 sees no ESP and no
 #      clear-text payload; the packets of the original still leave wan,
-#      encrypted by the model.
+#      encrypted by the model; then (7d) the ESP in UDP of a NAT-T inline
+#      SA, sent to lk0 only, is dropped the same way.
 # The PMD thread spins for about 17 s; the test reserves 128 2 MiB
 # hugepages and gives back exactly those.  It skips (exit 0, with the
 # reason) when DPDK cannot be initialized here or the build has no model.
@@ -244,13 +245,13 @@ WAN_TCPDUMP=$TCPDUMP
 start_capture gw lk1 "$WORK/leak.pcap" -s 0
 LEAK_TCPDUMP=$TCPDUMP
 TCPDUMP=$WAN_TCPDUMP CAPTURE="$WORK/wan.pcap"
-leaks() {   # leaks REASON: the out SA's drops for REASON (0 if none).
+leaks() {   # leaks REASON [SPI]: the out SA's drops for REASON (0 if none).
     appctl sa ipsec/sa-show esp0 --json | "$PYTHON3" -c '
 import json, sys
 for sa in json.load(sys.stdin)["sas"]:
     if sa["spi"] == int(sys.argv[1], 0) and sa["dir"] == "out":
         print(sa.get(sys.argv[2], 0))
-' $OUT "$1"
+' "${2:-$OUT}" "$1"
 }
 pings() {   # pings N: N pings from ha with the pattern (not answered).
     in_ns ha ping -c "$1" -i 0.2 -W 1 -p $PATTERN -q 10.2.0.2 \
@@ -303,6 +304,24 @@ check "7: coverage ipsec_inline_leak_drop = $(( w1 + u1 ))" \
     test "$(appctl sa coverage/read-counter ipsec_inline_leak_drop)" = $(( w1 + u1 ))
 check "7: logged" grep -q "dropped a packet of inline-crypto SA 0x00007101 of port esp0 (inline_wrong_port)" \
     "$WORK/sa/ovs-vswitchd.log"
+# d. ESP in UDP (NAT-T) of an inline SA, sent to lk0 only: the output
+# check must also know UDP-encapsulated ESP (it looks at UDP packets only
+# while such an SA exists).  The old out SA makes room in the model.
+appctl sa ipsec/sa-del esp0 $OUT out >/dev/null
+appctl sa ipsec/sa-add esp0 out \
+    "spi=0x7104,src=192.0.2.1,dst=192.0.2.2,aead=aes-gcm-128,key=0x$K16$SALT_O,encap=udp"
+check "7d: the NAT-T out SA is on dpdk-inline-crypto ($(sa_field 0x7104 out offload))" \
+    test "$(sa_field 0x7104 out offload)" = dpdk-inline-crypto
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=lk0"
+appctl sa revalidator/wait >/dev/null
+e0=$(model tx_encrypted)
+pings 2
+check "7d: 2 ESP-in-UDP packets to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port 0x7104))" \
+    test "$(leaks inline_wrong_port 0x7104)" = 2
+check "7d: nothing reached the NIC model (tx_encrypted $e0 -> $(model tx_encrypted))" \
+    test "$(model tx_encrypted)" = "$e0"
+ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
+appctl sa revalidator/wait >/dev/null
 sleep 0.5
 kill "$LEAK_TCPDUMP"
 wait "$LEAK_TCPDUMP" 2>/dev/null || true

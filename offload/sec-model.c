@@ -43,10 +43,12 @@ enum {
 };
 
 /* What set_pkt_metadata() leaves in the mbuf (the model's dynfield). */
+/* 16 bytes: the mbuf has 36 bytes of dynamic fields in all, which a
+ * net_pcap port's timestamp (8) and the security field (8) share. */
 struct model_md {
     void *sess;
-    uint64_t seq;               /* Full sequence number, if 'has_seq'. */
-    bool has_seq;
+    uint64_t seq;               /* Full sequence number, or 0 if none was
+                                 * given (ESP never sends number 0). */
 };
 
 struct model_port {
@@ -349,7 +351,6 @@ model_set_pkt_metadata(void *device, struct rte_security_session *sess,
     /* 'params', like iavf's: null or the packet's full 64-bit sequence
      * number (the ESN high half is not on the wire). */
     md->sess = sess;
-    md->has_seq = params != NULL;
     md->seq = params ? *(const uint64_t *) params : 0;
     m->c.metadata_set++;
     return 0;
@@ -500,8 +501,9 @@ secmodel_create(const struct secmodel_config *cfg)
         }
     }
     /* Where inline protocol RX leaves the session's userdata, as PMDs
-     * register it at probe time. */
-    if (rte_security_dynfield_register() < 0) {
+     * that do inline protocol register it at probe time. */
+    if (cfg->actions & SECMODEL_INLINE_PROTOCOL
+        && rte_security_dynfield_register() < 0) {
         return NULL;
     }
     m = calloc(1, sizeof *m);
@@ -914,7 +916,7 @@ tx_one(struct secmodel *m, struct rte_mbuf *mb, struct model_sess **msp)
         return -1;
     }
     seq = rd32(p.esp + 4);
-    if (md->has_seq) {
+    if (md->seq) {
         if ((uint32_t) md->seq != seq) {
             return -1;
         }
@@ -1542,7 +1544,9 @@ rx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
 
         mb->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD
                           | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
-        *rte_security_dynfield(mb) = 0;
+        if (rte_security_dynfield_offset >= 0) {
+            *rte_security_dynfield(mb) = 0;
+        }
         if (!parse_esp(mb, &p)) {
             continue;
         }

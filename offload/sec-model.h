@@ -78,9 +78,11 @@
  *   *rte_security_dynfield(m).  A duplicate, a packet left of the window,
  *   a bad ICV, bad padding or next header, or a packet after the hard
  *   lifetime is left as received and flagged RTE_MBUF_F_RX_SEC_OFFLOAD |
- *   RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED, also with the userdata.  The model
- *   writes the security dynfield (0 when not inline protocol) on every
- *   packet it receives.
+ *   RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED, also with the userdata.  A model
+ *   that advertises inline protocol registers the security dynfield and
+ *   writes it (0 when not inline protocol) on every packet it receives;
+ *   one that does not leaves it alone (and unregistered: the mbuf's 36
+ *   bytes of dynamic fields are scarce, a net_pcap port takes 8).
  *
  *   Both directions count packets and cleartext bytes against the
  *   session's lifetime (life.*_soft_limit, *_hard_limit): reaching a soft

@@ -71,30 +71,11 @@ netns_add sa gw
 netns_no_ipv6 sa gw
 veth wan sa wan gw
 
-start_site sa
-vsctl sa set Open_vSwitch . other_config:dpdk-init=true \
-    other_config:dpdk-extra="--no-pci --in-memory" \
-    other_config:pmd-cpu-mask=0x1
-for _ in $(seq 100); do
-    grep -q -e 'DPDK Enabled - initialized' -e 'DPDK.*[Ff]ail' -e 'EAL: .*[Ee]rror' \
-        "$WORK/sa/ovs-vswitchd.log" 2>/dev/null && break
-    kill -0 "$(cat "$WORK/sa/ovs-vswitchd.pid")" 2>/dev/null || break
-    sleep 0.2
-done
-grep -q 'DPDK Enabled - initialized' "$WORK/sa/ovs-vswitchd.log" 2>/dev/null \
-    || skip "DPDK did not initialize: $(grep -i -e eal -e dpdk "$WORK/sa/ovs-vswitchd.log" | tail -3 | tr '\n' ' ')"
+start_dpdk_site sa 0x1 || skip "$DPDK_ERR"
 
-vsctl sa add-br br-wan -- set bridge br-wan datapath_type=netdev \
-    other_config:hwaddr=$BR_WAN_MAC
-in_ns sa ip link set br-wan up
-in_ns sa ip addr add 192.0.2.1/24 dev br-wan
-vsctl sa add-port br-wan wan -- set Interface wan type=dpdk \
-    options:dpdk-devargs=net_af_packet0,iface=wan
+dpdk_wan_bridge sa $BR_WAN_MAC
 vsctl sa add-br br-int -- set bridge br-int datapath_type=netdev
 retry 50 test "$(vsctl sa get Interface wan link_state)" = up || true
-ofctl sa del-flows br-wan
-ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
-ofctl sa add-flow br-wan "in_port=wan,actions=LOCAL"
 GW_MAC=$(in_ns gw cat /sys/class/net/wan/address)
 appctl sa tnl/neigh/set br-wan 192.0.2.2 "$GW_MAC" >/dev/null
 appctl sa tnl/neigh/set br-wan 192.0.2.3 "$GW_MAC" >/dev/null

@@ -171,18 +171,7 @@ EOF
 
 # --- site A with DPDK ----------------------------------------------------------
 
-start_site sa
-# --no-pci: the test's ports are vdevs; never probe the machine's NICs.
-vsctl sa set Open_vSwitch . other_config:dpdk-init=true \
-    other_config:dpdk-extra=--no-pci other_config:pmd-cpu-mask=0x3
-for _ in $(seq 100); do
-    grep -q -e 'DPDK Enabled - initialized' -e 'DPDK.*[Ff]ail' -e 'EAL: .*[Ee]rror' \
-        "$WORK/sa/ovs-vswitchd.log" 2>/dev/null && break
-    kill -0 "$(cat "$WORK/sa/ovs-vswitchd.pid")" 2>/dev/null || break
-    sleep 0.2
-done
-grep -q 'DPDK Enabled - initialized' "$WORK/sa/ovs-vswitchd.log" 2>/dev/null \
-    || skip "DPDK did not initialize: $(grep -i -e eal -e dpdk "$WORK/sa/ovs-vswitchd.log" | tail -3 | tr '\n' ' ')"
+start_dpdk_site sa 0x3 || skip "$DPDK_ERR"
 check "DPDK initialized" test "$(vsctl sa get Open_vSwitch . dpdk_initialized)" = true
 
 vsctl sa add-br br-wan -- set bridge br-wan datapath_type=netdev \

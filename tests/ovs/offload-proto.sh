@@ -100,27 +100,10 @@ in_ns ha ip neigh add 10.1.0.1 lladdr 02:00:00:00:00:01 dev ha0
 HA_MAC=$(in_ns ha cat /sys/class/net/ha0/address)
 GW_MAC=$(in_ns gw cat /sys/class/net/wan/address)
 
-start_site sa
-vsctl sa set Open_vSwitch . other_config:dpdk-init=true \
-    other_config:dpdk-extra="--no-pci --in-memory" \
-    other_config:pmd-cpu-mask=0x1 other_config:ipsec-offload=true
-for _ in $(seq 100); do
-    grep -q -e 'DPDK Enabled - initialized' -e 'DPDK.*[Ff]ail' -e 'EAL: .*[Ee]rror' \
-        "$WORK/sa/ovs-vswitchd.log" 2>/dev/null && break
-    kill -0 "$(cat "$WORK/sa/ovs-vswitchd.pid")" 2>/dev/null || break
-    sleep 0.2
-done
-grep -q 'DPDK Enabled - initialized' "$WORK/sa/ovs-vswitchd.log" 2>/dev/null \
-    || skip "DPDK did not initialize: $(grep -i -e eal -e dpdk "$WORK/sa/ovs-vswitchd.log" | tail -3 | tr '\n' ' ')"
+start_dpdk_site sa 0x1 ipsec-offload=true || skip "$DPDK_ERR"
 
 PMD_T0=$(date +%s)
-vsctl sa add-br br-wan -- set bridge br-wan datapath_type=netdev \
-    other_config:hwaddr=$BR_WAN_MAC
-in_ns sa ip link set br-wan up
-in_ns sa ip addr add 192.0.2.1/24 dev br-wan
-vsctl sa add-port br-wan wan -- set Interface wan type=dpdk \
-    options:dpdk-devargs=net_af_packet0,iface=wan \
-    other_config:ipsec-nic-model=2 \
+dpdk_wan_bridge sa $BR_WAN_MAC other_config:ipsec-nic-model=2 \
     other_config:ipsec-nic-model-actions=protocol
 vsctl sa add-br br-int -- set bridge br-int datapath_type=netdev
 vsctl sa add-port br-int hp
@@ -128,9 +111,6 @@ vsctl sa add-port br-int esp0 -- set Interface esp0 type=esp \
     options:remote_ip=192.0.2.2 options:local_ip=192.0.2.1 \
     options:ipsec-offload-port=wan
 retry 50 test "$(vsctl sa get Interface wan link_state)" = up || true
-ofctl sa del-flows br-wan
-ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
-ofctl sa add-flow br-wan "in_port=wan,actions=LOCAL"
 appctl sa tnl/neigh/set br-wan 192.0.2.2 "$GW_MAC" >/dev/null
 ofctl sa del-flows br-int
 ofctl sa add-flow br-int "in_port=esp0,actions=mod_dl_src:02:00:00:00:00:01,mod_dl_dst:$HA_MAC,hp"
@@ -278,42 +258,8 @@ pings() {   # pings N: N pings from ha with the pattern (not answered).
         >/dev/null 2>&1 || true
     sleep 0.3
 }
-# a. lk0 first (a copy), then wan (the original, marked).
-ofctl sa add-flow br-wan "in_port=LOCAL,actions=lk0,wan"
-appctl sa revalidator/wait >/dev/null
-o0=$(sa_json sa esp0 $OUT out)
-e0=$(model proto_tx)
-pings 3
-o1=$(sa_json sa esp0 $OUT out)
-check "6a: 3 copies to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port))" \
-    test "$(leaks inline_wrong_port)" = 3 -a "$(leaks inline_unmarked)" = 0
-check "6a: the originals still leave wan as ESP (packets ${o0% *} -> ${o1% *}, proto_tx $e0 -> $(model proto_tx))" \
-    test "${o1% *}" = $(( ${o0% *} + 3 )) -a "$(model proto_tx)" = $(( e0 + 3 ))
-# b. wan first (a copy, not marked), then lk0 (the original): nothing
-# leaves.
-ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan,lk0"
-appctl sa revalidator/wait >/dev/null
-e0=$(model proto_tx)
-pings 2
-check "6b: the copies to wan dropped as inline_unmarked ($(leaks inline_unmarked))" \
-    test "$(leaks inline_unmarked)" = 2
-check "6b: the originals to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port))" \
-    test "$(leaks inline_wrong_port)" = 5
-check "6b: nothing reached the NIC model (proto_tx $e0 -> $(model proto_tx))" \
-    test "$(model proto_tx)" = "$e0"
-# c. NORMAL floods to wan and lk0: one of them gets a copy.
-ofctl sa add-flow br-wan "in_port=LOCAL,actions=NORMAL"
-appctl sa revalidator/wait >/dev/null
-w0=$(leaks inline_wrong_port)
-u0=$(leaks inline_unmarked)
-e0=$(model proto_tx)
-pings 2
-w1=$(leaks inline_wrong_port)
-u1=$(leaks inline_unmarked)
-check "6c: flooding: every packet to lk0 dropped ($w0 -> $w1), a copy to wan too or the original protected ($u0 -> $u1, proto_tx $e0 -> $(model proto_tx))" \
-    test $(( w1 - w0 )) = 2 -a $(( u1 - u0 + $(model proto_tx) - e0 )) = 2
-ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
-appctl sa revalidator/wait >/dev/null
+inline_leak_checks 6 proto_tx
+w1=$LEAK_W u1=$LEAK_U
 check "6: coverage ipsec_inline_leak_drop = $(( w1 + u1 ))" \
     test "$(appctl sa coverage/read-counter ipsec_inline_leak_drop)" = $(( w1 + u1 ))
 check "6: logged" grep -q "dropped a packet of inline-protocol SA 0x00007201 of port esp0 (inline_wrong_port)" \

@@ -144,6 +144,107 @@ give_back_hugepages() {
 
 # --- namespaces -----------------------------------------------------------
 
+# start_dpdk_site SITE PMD_MASK [KEY=VALUE...]: SITE's ovsdb-server and
+# ovs-vswitchd with DPDK (--no-pci: the tests' ports are vdevs, the
+# machine's NICs are never probed; OVS 3.1 adds --in-memory), PMD threads
+# on PMD_MASK and the given Open_vSwitch other_config keys; waits for DPDK.
+# Returns 1, with the reason in DPDK_ERR, if DPDK did not initialize.
+start_dpdk_site() {
+    local s=$1 mask=$2 kv oc=()
+    shift 2
+    for kv in "$@"; do
+        oc+=("other_config:$kv")
+    done
+    start_site "$s"
+    vsctl "$s" set Open_vSwitch . other_config:dpdk-init=true \
+        other_config:dpdk-extra="--no-pci --in-memory" \
+        other_config:pmd-cpu-mask="$mask" "${oc[@]}"
+    for _ in $(seq 100); do
+        grep -q -e 'DPDK Enabled - initialized' -e 'DPDK.*[Ff]ail' \
+            -e 'EAL: .*[Ee]rror' "$WORK/$s/ovs-vswitchd.log" 2>/dev/null \
+            && break
+        kill -0 "$(cat "$WORK/$s/ovs-vswitchd.pid")" 2>/dev/null || break
+        sleep 0.2
+    done
+    if ! grep -q 'DPDK Enabled - initialized' "$WORK/$s/ovs-vswitchd.log" \
+            2>/dev/null; then
+        # shellcheck disable=SC2034  # For the caller.
+        DPDK_ERR="DPDK did not initialize: $(grep -i -e eal -e dpdk \
+            "$WORK/$s/ovs-vswitchd.log" | tail -3 | tr '\n' ' ')"
+        return 1
+    fi
+}
+
+# dpdk_wan_bridge SITE MAC [COLUMN=VALUE...]: br-wan at SITE (hwaddr MAC,
+# 192.0.2.1/24) with the DPDK port "wan" (net_af_packet on SITE's veth
+# "wan") and the given Interface settings (e.g. other_config:...), its
+# flows only between LOCAL and wan (no flooding).  The port may still be
+# coming up when it returns.
+dpdk_wan_bridge() {
+    local s=$1 mac=$2
+    shift 2
+    vsctl "$s" add-br br-wan -- set bridge br-wan datapath_type=netdev \
+        other_config:hwaddr="$mac"
+    in_ns "$s" ip link set br-wan up
+    in_ns "$s" ip addr add 192.0.2.1/24 dev br-wan
+    vsctl "$s" add-port br-wan wan -- set Interface wan type=dpdk \
+        options:dpdk-devargs=net_af_packet0,iface=wan "$@"
+    ofctl "$s" del-flows br-wan
+    ofctl "$s" add-flow br-wan "in_port=LOCAL,actions=wan"
+    ofctl "$s" add-flow br-wan "in_port=wan,actions=LOCAL"
+}
+
+# inline_leak_checks LABEL COUNTER: the fail-closed output check of an
+# inline SA (offload-inline.sh, offload-proto.sh).  Site "sa" has br-wan
+# with the offload port wan and a second port lk0; the caller defines
+# leaks REASON (the out SA $OUT's drops for REASON), pings N (N packets
+# into esp0 from the host) and model NAME (the NIC model's counter NAME;
+# COUNTER is the one that counts packets the NIC protected).  Three
+# rounds: a. flows to lk0 then wan (lk0 gets a copy: inline_wrong_port;
+# wan the marked original, protected by the NIC); b. wan then lk0 (wan
+# gets an unmarked copy: inline_unmarked; lk0 the original:
+# inline_wrong_port; nothing reaches the NIC); c. NORMAL flooding (every
+# packet to lk0 dropped; to wan either a copy, dropped, or the original,
+# protected).  Leaves br-wan's LOCAL flow to wan only, and the totals in
+# LEAK_W (inline_wrong_port) and LEAK_U (inline_unmarked).
+inline_leak_checks() {
+    local l=$1 c=$2 o0 o1 e0 w0 u0
+    ofctl sa add-flow br-wan "in_port=LOCAL,actions=lk0,wan"
+    appctl sa revalidator/wait >/dev/null
+    o0=$(sa_json sa esp0 "$OUT" out)
+    e0=$(model "$c")
+    pings 3
+    o1=$(sa_json sa esp0 "$OUT" out)
+    check "${l}a: 3 copies to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port))" \
+        test "$(leaks inline_wrong_port)" = 3 -a "$(leaks inline_unmarked)" = 0
+    check "${l}a: the originals still leave wan through the NIC (packets ${o0% *} -> ${o1% *}, $c $e0 -> $(model "$c"))" \
+        test "${o1% *}" = $(( ${o0% *} + 3 )) -a "$(model "$c")" = $(( e0 + 3 ))
+
+    ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan,lk0"
+    appctl sa revalidator/wait >/dev/null
+    e0=$(model "$c")
+    pings 2
+    check "${l}b: the copies to wan dropped as inline_unmarked ($(leaks inline_unmarked))" \
+        test "$(leaks inline_unmarked)" = 2
+    check "${l}b: the originals to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port))" \
+        test "$(leaks inline_wrong_port)" = 5
+    check "${l}b: nothing reached the NIC model ($c $e0 -> $(model "$c"))" \
+        test "$(model "$c")" = "$e0"
+
+    ofctl sa add-flow br-wan "in_port=LOCAL,actions=NORMAL"
+    appctl sa revalidator/wait >/dev/null
+    w0=$(leaks inline_wrong_port)
+    u0=$(leaks inline_unmarked)
+    e0=$(model "$c")
+    pings 2
+    LEAK_W=$(leaks inline_wrong_port)
+    LEAK_U=$(leaks inline_unmarked)
+    check "${l}c: flooding: every packet to lk0 dropped ($w0 -> $LEAK_W), a copy to wan too or the original through the NIC ($u0 -> $LEAK_U, $c $e0 -> $(model "$c"))" \
+        test $(( LEAK_W - w0 )) = 2 -a $(( LEAK_U - u0 + $(model "$c") - e0 )) = 2
+    ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
+    appctl sa revalidator/wait >/dev/null
+}
+
 ns() { echo "$NS_PREFIX$1"; }
 in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
 

@@ -64,6 +64,7 @@ $(OFFLOAD_MODEL_LIB): $(patsubst offload/%.c,$(B)/offload/dpdk/%.o,\
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/offload/tests/%: offload/tests/%.c offload/tests/offload-test.h \
+		offload/tests/ring-ports.h \
 		$(OFFLOAD_HDRS) $(OFFLOAD_MODEL_LIB) $(OFFLOAD_DPDK_LIB) \
 		$(OFFLOAD_CORE_LIB) $(B)/libespdp.a
 	@mkdir -p $(@D)
@@ -84,6 +85,7 @@ check-offload: $(addprefix $(B)/offload/tests/,$(OFFLOAD_TEST_NAMES))
 OFFLOAD_ALL_SRCS := $(OFFLOAD_CORE_SRCS) $(OFFLOAD_DPDK_SRCS) \
 	$(OFFLOAD_MODEL_SRCS)
 $(B)/asan/offload/tests/%: offload/tests/%.c offload/tests/offload-test.h \
+		offload/tests/ring-ports.h \
 		$(OFFLOAD_HDRS) $(OFFLOAD_ALL_SRCS) $(B)/asan/libespdp.a
 	@mkdir -p $(@D)
 	$(CLANG) $(ASAN_CFLAGS) -Ioffload -Ioffload/tests -Itests/unit \

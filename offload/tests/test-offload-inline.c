@@ -53,93 +53,17 @@
 #include "ipsec-offload.h"
 #include "ipsec-offload-dpdk.h"
 #include "offload-test.h"
+#include "ring-ports.h"
 #include "sec-model.h"
 
 enum {
     TABLE = 8,
     N_PKTS = 8,
     ETH_LEN = 14,
-    RING_SIZE = 256,
 };
 
 static struct rte_mempool *mbufs;
-static uint16_t nic_port, peer_port;
-static struct rte_ring *ring_tx, *ring_rx;
-
-/* --- Ports ------------------------------------------------------------ */
-
-static int
-port_start(uint16_t port)
-{
-    struct rte_eth_conf conf;
-
-    memset(&conf, 0, sizeof conf);
-    if (rte_eth_dev_configure(port, 1, 1, &conf)
-        || rte_eth_rx_queue_setup(port, 0, RING_SIZE, SOCKET_ID_ANY, NULL,
-                                  mbufs)
-        || rte_eth_tx_queue_setup(port, 0, RING_SIZE, SOCKET_ID_ANY, NULL)
-        || rte_eth_dev_start(port)) {
-        return -1;
-    }
-    return 0;
-}
-
-static int
-ports_create(void)
-{
-    int a, b;
-
-    ring_tx = rte_ring_create("inl_tx", RING_SIZE, SOCKET_ID_ANY,
-                              RING_F_SP_ENQ | RING_F_SC_DEQ);
-    ring_rx = rte_ring_create("inl_rx", RING_SIZE, SOCKET_ID_ANY,
-                              RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!ring_tx || !ring_rx) {
-        return -1;
-    }
-    a = rte_eth_from_rings("inl_nic", &ring_rx, 1, &ring_tx, 1,
-                           SOCKET_ID_ANY);
-    b = rte_eth_from_rings("inl_peer", &ring_tx, 1, &ring_rx, 1,
-                           SOCKET_ID_ANY);
-    if (a < 0 || b < 0) {
-        return -1;
-    }
-    nic_port = a;
-    peer_port = b;
-    return port_start(nic_port) || port_start(peer_port) ? -1 : 0;
-}
-
-static void
-ports_destroy(void)
-{
-    rte_eth_dev_stop(nic_port);
-    rte_eth_dev_stop(peer_port);
-    rte_eth_dev_close(nic_port);
-    rte_eth_dev_close(peer_port);
-    rte_ring_free(ring_tx);
-    rte_ring_free(ring_rx);
-}
-
-/* Sends 'n' mbufs on 'from' and receives them on the other port. */
-static unsigned int
-wire(uint16_t from, struct rte_mbuf *pkts[], unsigned int n,
-     struct rte_mbuf *got[])
-{
-    uint16_t to = from == nic_port ? peer_port : nic_port;
-    unsigned int sent = rte_eth_tx_burst(from, 0, pkts, n), rcvd;
-
-    for (unsigned int i = sent; i < n; i++) {
-        rte_pktmbuf_free(pkts[i]);
-    }
-    rcvd = rte_eth_rx_burst(to, 0, got, n);
-    if (to == peer_port) {
-        /* The ring hands over the sender's mbuf: what a peer NIC would
-         * report is no offload at all. */
-        for (unsigned int i = 0; i < rcvd; i++) {
-            got[i]->ol_flags = 0;
-        }
-    }
-    return rcvd;
-}
+static struct ring_ports ports;
 
 /* --- Packets ---------------------------------------------------------- */
 
@@ -441,7 +365,7 @@ outbound(const struct cfg *c, struct inst *out, struct secmodel *model,
                                                    md[i].seq), 0);
         }
     }
-    n = wire(nic_port, pkts, N_PKTS, got);
+    n = ring_ports_wire(&ports, ports.nic, pkts, N_PKTS, got);
     CHECK_EQ(n, N_PKTS);
     secmodel_get_counters(model, &after);
     CHECK_EQ(after.tx_encrypted - before.tx_encrypted,
@@ -532,7 +456,7 @@ inbound(const struct cfg *c, struct inst *in, struct esp_sad *sad,
         memmove(pkts + 1, pkts, (N_PKTS + 1) * sizeof pkts[0]);
         pkts[0] = t;
     }
-    n = wire(peer_port, pkts, total, got);
+    n = ring_ports_wire(&ports, ports.peer, pkts, total, got);
     CHECK_EQ(n, total);
     secmodel_get_counters(model, &after);
     CHECK_EQ(after.rx_decrypted - before.rx_decrypted,
@@ -602,15 +526,15 @@ registry(struct secmodel *model)
 
     CHECK(reg != NULL);
     CHECK_EQ(ipsec_offload_dpdk_register(reg), 0);
-    CHECK_EQ(secmodel_attach(model, nic_port), 0);
-    CHECK_EQ(ipsec_offload_port_add(reg, "dpdk0", "dpdk", nic_port), 0);
+    CHECK_EQ(secmodel_attach(model, ports.nic), 0);
+    CHECK_EQ(ipsec_offload_port_add(reg, "dpdk0", "dpdk", ports.nic), 0);
     CHECK_EQ(ipsec_offload_set_preference(reg, "dpdk-inline-crypto,sw", err,
                                           sizeof err), 0);
     return reg;
 }
 
 /* The NIC model with an SA table of 'table' entries, '*modelp', attached
- * to nic_port, and the registry on it; NULL in '*modelp' (a failed check)
+ * to ports.nic, and the registry on it; NULL in '*modelp' (a failed check)
  * if the model cannot be made. */
 static struct ipsec_offload *
 nic_setup(unsigned int table, struct secmodel **modelp)
@@ -622,7 +546,7 @@ nic_setup(unsigned int table, struct secmodel **modelp)
     if (!*modelp) {
         return NULL;
     }
-    CHECK_EQ(secmodel_port_attach(*modelp, nic_port), 0);
+    CHECK_EQ(secmodel_port_attach(*modelp, ports.nic), 0);
     return registry(*modelp);
 }
 
@@ -804,7 +728,7 @@ test_tx_errors(void)
     CHECK_EQ(ipsec_offload_dpdk_tx_prepare(other.ctx, other.sess,
                                            other.ol_flags, pkts[1],
                                            md[1].seq), 0);
-    CHECK_EQ(wire(nic_port, pkts, 2, got), 2);
+    CHECK_EQ(ring_ports_wire(&ports, ports.nic, pkts, 2, got), 2);
     secmodel_get_counters(model, &cnt);
     CHECK_EQ(cnt.tx_errors, 2);
     CHECK_EQ(cnt.tx_encrypted, 0);
@@ -1018,7 +942,7 @@ bench_mismatches(const struct bench_pkts *k, const enum esp_verdict v[])
 static bool
 bench_wire(struct bench_pkts *k, uint16_t from, uint64_t *tx, uint64_t *rx)
 {
-    uint16_t to = from == nic_port ? peer_port : nic_port;
+    uint16_t to = from == ports.nic ? ports.peer : ports.nic;
     unsigned int sent, rcvd;
     uint64_t t0, t1, t2;
 
@@ -1083,7 +1007,7 @@ bench_round(struct bench_sas *s, struct bench_pkts *k,
     }
     t[INL_ENCAP] += rte_rdtsc_precise() - t0;
     bad += BENCH_BURST - ok;
-    if (!bench_wire(k, nic_port, &t[MODEL_TX], NULL)) {
+    if (!bench_wire(k, ports.nic, &t[MODEL_TX], NULL)) {
         return -1;
     }
     if (check) {
@@ -1107,7 +1031,7 @@ bench_round(struct bench_sas *s, struct bench_pkts *k,
     bench_restore(k);
     bad += BENCH_BURST - esp_encap_burst(s->inl_peer, k->bp, v, BENCH_BURST,
                                          0);
-    if (!bench_wire(k, peer_port, NULL, &t[MODEL_RX])) {
+    if (!bench_wire(k, ports.peer, NULL, &t[MODEL_RX])) {
         return -1;
     }
     t0 = rte_rdtsc_precise();
@@ -1285,7 +1209,7 @@ main(int argc, char *argv[])
     mbufs = rte_pktmbuf_pool_create("inl_mbufs", 511, 0, 0,
                                     RTE_MBUF_DEFAULT_BUF_SIZE,
                                     SOCKET_ID_ANY);
-    if (!mbufs || ports_create()) {
+    if (!mbufs || ring_ports_create(&ports, "inl", mbufs)) {
         printf("test-offload-inline: cannot create the net_ring ports\n");
         return 1;
     }
@@ -1298,7 +1222,7 @@ main(int argc, char *argv[])
     }
     test_case = "mbufs";
     CHECK_EQ(rte_mempool_in_use_count(mbufs), 0);
-    ports_destroy();
+    ring_ports_destroy(&ports);
     rte_mempool_free(mbufs);
     offload_test_eal_fini();
     return test_summary("test-offload-inline");

@@ -41,93 +41,17 @@
 #include "ipsec-offload.h"
 #include "ipsec-offload-dpdk.h"
 #include "offload-test.h"
+#include "ring-ports.h"
 #include "sec-model.h"
 
 enum {
     TABLE = 16,
     N_PKTS = 8,
     ETH_LEN = 14,
-    RING_SIZE = 256,
 };
 
 static struct rte_mempool *mbufs;
-static uint16_t nic_port, peer_port;
-static struct rte_ring *ring_tx, *ring_rx;
-
-/* --- Ports (as in test-offload-inline) -------------------------------- */
-
-static int
-port_start(uint16_t port)
-{
-    struct rte_eth_conf conf;
-
-    memset(&conf, 0, sizeof conf);
-    if (rte_eth_dev_configure(port, 1, 1, &conf)
-        || rte_eth_rx_queue_setup(port, 0, RING_SIZE, SOCKET_ID_ANY, NULL,
-                                  mbufs)
-        || rte_eth_tx_queue_setup(port, 0, RING_SIZE, SOCKET_ID_ANY, NULL)
-        || rte_eth_dev_start(port)) {
-        return -1;
-    }
-    return 0;
-}
-
-static int
-ports_create(void)
-{
-    int a, b;
-
-    ring_tx = rte_ring_create("pro_tx", RING_SIZE, SOCKET_ID_ANY,
-                              RING_F_SP_ENQ | RING_F_SC_DEQ);
-    ring_rx = rte_ring_create("pro_rx", RING_SIZE, SOCKET_ID_ANY,
-                              RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!ring_tx || !ring_rx) {
-        return -1;
-    }
-    a = rte_eth_from_rings("pro_nic", &ring_rx, 1, &ring_tx, 1,
-                           SOCKET_ID_ANY);
-    b = rte_eth_from_rings("pro_peer", &ring_tx, 1, &ring_rx, 1,
-                           SOCKET_ID_ANY);
-    if (a < 0 || b < 0) {
-        return -1;
-    }
-    nic_port = a;
-    peer_port = b;
-    return port_start(nic_port) || port_start(peer_port) ? -1 : 0;
-}
-
-static void
-ports_destroy(void)
-{
-    rte_eth_dev_stop(nic_port);
-    rte_eth_dev_stop(peer_port);
-    rte_eth_dev_close(nic_port);
-    rte_eth_dev_close(peer_port);
-    rte_ring_free(ring_tx);
-    rte_ring_free(ring_rx);
-}
-
-/* Sends 'n' mbufs on 'from' and receives them on the other port. */
-static unsigned int
-wire(uint16_t from, struct rte_mbuf *pkts[], unsigned int n,
-     struct rte_mbuf *got[])
-{
-    uint16_t to = from == nic_port ? peer_port : nic_port;
-    unsigned int sent = rte_eth_tx_burst(from, 0, pkts, n), rcvd;
-
-    for (unsigned int i = sent; i < n; i++) {
-        rte_pktmbuf_free(pkts[i]);
-    }
-    rcvd = rte_eth_rx_burst(to, 0, got, n);
-    if (to == peer_port) {
-        /* The ring hands over the sender's mbuf: a peer NIC reports no
-         * offload at all. */
-        for (unsigned int i = 0; i < rcvd; i++) {
-            got[i]->ol_flags = 0;
-        }
-    }
-    return rcvd;
-}
+static struct ring_ports ports;
 
 /* --- Packets ---------------------------------------------------------- */
 
@@ -413,7 +337,7 @@ outbound(const struct cfg *c, struct inst *out, struct secmodel *model)
         CHECK_EQ(v[i], ESP_OK);
         CHECK(pkts[i]->ol_flags & RTE_MBUF_F_TX_SEC_OFFLOAD);
     }
-    n = wire(nic_port, pkts, N_PKTS, got);
+    n = ring_ports_wire(&ports, ports.nic, pkts, N_PKTS, got);
     CHECK_EQ(n, N_PKTS);
     after = counters(model);
     CHECK_EQ(after.proto_tx - before.proto_tx, N_PKTS);
@@ -493,7 +417,7 @@ inbound(const struct cfg *c, struct inst *in, struct secmodel *model)
     pkts[N_PKTS + 1] = rte_pktmbuf_copy(pkts[1], mbufs, 0, UINT32_MAX);
     rte_pktmbuf_mtod(pkts[0], uint8_t *)[rte_pktmbuf_data_len(pkts[0])
                                          - 20] ^= 0x10;
-    n = wire(peer_port, pkts, total, got);
+    n = ring_ports_wire(&ports, ports.peer, pkts, total, got);
     CHECK_EQ(n, total);
     after = counters(model);
     CHECK_EQ(after.proto_rx - before.proto_rx, N_PKTS);
@@ -562,12 +486,12 @@ nic_setup(struct secmodel **modelp)
     if (!*modelp) {
         return NULL;
     }
-    CHECK_EQ(secmodel_port_attach(*modelp, nic_port), 0);
+    CHECK_EQ(secmodel_port_attach(*modelp, ports.nic), 0);
     reg = ipsec_offload_create();
     CHECK(reg != NULL);
     CHECK_EQ(ipsec_offload_dpdk_register(reg), 0);
-    CHECK_EQ(secmodel_attach(*modelp, nic_port), 0);
-    CHECK_EQ(ipsec_offload_port_add(reg, "dpdk0", "dpdk", nic_port), 0);
+    CHECK_EQ(secmodel_attach(*modelp, ports.nic), 0);
+    CHECK_EQ(ipsec_offload_port_add(reg, "dpdk0", "dpdk", ports.nic), 0);
     CHECK_EQ(ipsec_offload_set_preference(reg, "dpdk-inline-protocol,sw",
                                           err, sizeof err), 0);
     return reg;
@@ -695,7 +619,7 @@ test_replay(void)
     }
     pkts[7] = rte_pktmbuf_copy(pkts[1], mbufs, 0, UINT32_MAX);
     before = counters(model);
-    n = wire(peer_port, pkts, N_PKTS, got);
+    n = ring_ports_wire(&ports, ports.peer, pkts, N_PKTS, got);
     CHECK_EQ(n, N_PKTS);
     after = counters(model);
     CHECK_EQ(after.proto_rx - before.proto_rx, 5);
@@ -737,7 +661,7 @@ send_out(struct inst *out, unsigned int n, uint64_t now,
             rte_pktmbuf_free(pkts[i]);
         }
     }
-    rcvd = wire(nic_port, pkts, k, got);
+    rcvd = ring_ports_wire(&ports, ports.nic, pkts, k, got);
     CHECK_EQ(rcvd, k);
     for (unsigned int i = 0; i < rcvd; i++) {
         rte_pktmbuf_free(got[i]);
@@ -820,7 +744,7 @@ test_events(void)
     peer_seal(peer, false, 1, 0, 5, pkts);
     esp_sa_destroy(peer);
     before = counters(model);
-    n = wire(peer_port, pkts, 5, got);
+    n = ring_ports_wire(&ports, ports.peer, pkts, 5, got);
     CHECK_EQ(n, 5);
     after = counters(model);
     CHECK_EQ(after.proto_rx - before.proto_rx, 3);
@@ -897,7 +821,7 @@ test_checks(void)
     peer_seal(peer, false, 9, 3, 1, pkts + 3);      /* To 10.0.9.2. */
     peer_seal(peer, false, 1, 4, 4, pkts + 4);
     esp_sa_destroy(peer);
-    n = wire(peer_port, pkts, N_PKTS, got);
+    n = ring_ports_wire(&ports, ports.peer, pkts, N_PKTS, got);
     CHECK_EQ(n, N_PKTS);
     /* 4: IPv4 total length beyond the frame.  5: IPv4 under the IPv6
      * Ethernet type.  6: the userdata gone.  7: not flagged by the NIC. */
@@ -958,7 +882,7 @@ main(void)
     mbufs = rte_pktmbuf_pool_create("pro_mbufs", 511, 0, 0,
                                     RTE_MBUF_DEFAULT_BUF_SIZE,
                                     SOCKET_ID_ANY);
-    if (!mbufs || ports_create()) {
+    if (!mbufs || ring_ports_create(&ports, "pro", mbufs)) {
         printf("test-offload-proto: cannot create the net_ring ports\n");
         return 1;
     }
@@ -968,7 +892,7 @@ main(void)
     test_checks();
     test_case = "mbufs";
     CHECK_EQ(rte_mempool_in_use_count(mbufs), 0);
-    ports_destroy();
+    ring_ports_destroy(&ports);
     rte_mempool_free(mbufs);
     offload_test_eal_fini();
     return test_summary("test-offload-proto");

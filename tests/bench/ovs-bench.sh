@@ -19,9 +19,11 @@
 #                                           VXLAN, or ESP made by Scapy)
 #
 #   offload phase only (below), br-phy, each port with the NIC model:
-#     LOCAL --> nicw (net_null, the model encrypts)      esp0 encap, inline
+#     LOCAL --> nicw (net_null, the model encrypts,      esp0 encap, inline
+#               or builds all of ESP)
 #     LOCAL <-- nicr-64, nicr-1400 (net_pcap, infinite   esp0 decap, inline
-#               rx: the same Scapy ESP as dsrc; the model decrypts)
+#               rx: the same Scapy ESP as dsrc; the model decrypts, or
+#               decapsulates: the inner packet goes straight to esp0)
 #     LOCAL <-> nicv (net_pcap: Scapy ESP in, capture out)  verification
 #
 # Encap: the inner frames, replayed forever by net_pcap (infinite_rx=1) on
@@ -52,28 +54,38 @@
 # Offload providers (OVS_BENCH_OFFLOAD=1, the default; 0 skips them): after
 # the cases above, the ESP tunnel port esp0 again, same traffic, with its
 # SAs re-installed on each provider in turn (the provider is chosen when an
-# SA is installed): sw, dpdk-inline-crypto, dpdk-lookaside and
-# dpdk-cpu-crypto (crypto_aesni_mb0, other_config:ipsec-cryptodev).
-# Inline crypto runs on the test-only software model of an inline NIC
-# (Interface other_config:ipsec-nic-model, offload/sec-model.h) on extra
-# br-phy ports, esp0's options:ipsec-offload-port naming the one in use:
+# SA is installed): sw, dpdk-inline-crypto, dpdk-inline-protocol,
+# dpdk-lookaside and dpdk-cpu-crypto (crypto_aesni_mb0,
+# other_config:ipsec-cryptodev).  Inline crypto and inline protocol run on
+# the test-only software model of an inline NIC (Interface
+# other_config:ipsec-nic-model, offload/sec-model.h; with
+# ipsec-nic-model-actions=both it offers both, and ipsec-offload-order
+# picks one) on extra br-phy ports, esp0's options:ipsec-offload-port
+# naming the one in use:
 #
 #   br-phy  nicv  (net_pcap, model): verification, Scapy ESP in, capture out
 #           nicw  (net_null, model): encap sink, ESP encrypted by the model
+#                 (inline crypto) or built by it from the Ethernet + inner
+#                 packet the datapath hands it (inline protocol)
 #           nicr-64, nicr-1400 (net_pcap, infinite rx, model): decap
 #                 sources, the same Scapy ESP as dsrc, decrypted by the model
+#                 (inline crypto, esp0 pops it) or decapsulated by it
+#                 (inline protocol: the datapath takes the inner packet
+#                 into esp0, ipsec_offload_dpdk_proto_rx())
 #
 # A model stays on its port for the life of ovs-vswitchd, so these ports
 # stay too; those not in use are kept administratively down (ovs-ofctl
 # mod-port), which stops their polling and so their traffic.  Only the
-# esp port can drive inline crypto (options:ipsec-offload-port, patch
-# 0009): VXLAN + ESP transport (vxe) has no inline rows.  Each window also
-# reads ipsec/nic-model-show: the TSC cycles the model's RX/TX callbacks
-# spent (the crypto a real NIC does in hardware; they run on the PMD core)
-# are subtracted per packet for the "NIC model excluded" rows.  Before
+# esp port can drive inline offload (options:ipsec-offload-port, patches
+# 0009 and 0014): VXLAN + ESP transport (vxe) has no inline rows.  Each
+# window also reads ipsec/nic-model-show: the TSC cycles the model's RX/TX
+# callbacks spent (the crypto, or all of ESP, that a real NIC does in
+# hardware; they run on the PMD core) are subtracted per packet for the
+# "NIC model excluded" rows.  The in SA keeps replay-window=0 on the model
+# too (the model then keeps no window: the decap pcap repeats).  Before
 # measuring, every provider's ESP is checked with Scapy both ways as
 # above, and each SA must show the provider it is measured on (an SA that
-# fell back to sw fails the bench).  About 1.7 more minutes.
+# fell back to sw fails the bench).  About 2.2 more minutes.
 #
 # The machine may be shared: each window also measures the share of time
 # the PMD thread was on a CPU (/proc/.../schedstat), and the report gives
@@ -133,6 +145,9 @@ case $OFFLOAD in
     grep -q secmodel_port_attach "$OVS/vswitchd/ovs-vswitchd" \
         || die "ovs-vswitchd has no NIC model (link" \
             "build/offload/libsecmodel.a, or OVS_BENCH_OFFLOAD=0)"
+    grep -q ipsec-nic-model-actions "$OVS/vswitchd/ovs-vswitchd" \
+        || die "ovs-vswitchd does not drive inline protocol (patch 0014," \
+            "or OVS_BENCH_OFFLOAD=0)"
     ls /usr/lib/x86_64-linux-gnu/dpdk/pmds-*/librte_crypto_ipsec_mb.so \
         >/dev/null 2>&1 || die "no DPDK crypto_ipsec_mb PMD (Debian: dpdk," \
             "or OVS_BENCH_OFFLOAD=0)"
@@ -416,10 +431,12 @@ pmd_tid() {   # pmd_tid: the PMD thread's ID.
 PMD_TID=$(pmd_tid)
 MODEL=
 model_counters() {   # model_counters: the NIC models' counters, summed.
+    # A model in protocol mode has a second line (proto_*).
     echo "ns=$(date +%s%N) $(appctl ipsec/nic-model-show | awk '
-        { for (i = 2; i <= NF; i++) {
+        { for (i = 1; i <= NF; i++) {
               n = split($i, kv, "=");
-              if (n == 2 && kv[1] ~ /^(tx|rx)_/) { s[kv[1]] += kv[2] } } }
+              if (n == 2 && kv[1] ~ /^(tx|rx|proto)_/) {
+                  s[kv[1]] += kv[2] } } }
         END { for (k in s) { printf "%s=%.0f ", k, s[k] } }')"
 }
 pmd_run_ns() {   # pmd_run_ns: the PMD thread's time on a CPU so far, in ns.
@@ -533,20 +550,26 @@ sys.exit(0 if ok else 1)' "$prov" "$engine" <<< "$json") \
 port_state() {   # port_state NAME up|down
     ofctl mod-port br-phy "$1" "$2"
 }
+is_inline() {   # is_inline PROVIDER: whether it runs on the NIC model.
+    case $1 in dpdk-inline-*) return 0 ;; esac
+    return 1
+}
+NICV_DESC=512
 off_verify() {   # off_verify PROVIDER: esp0's ESP both ways, by Scapy.
     local tag=$1 wire=2
     ofctl del-flows br-phy
     ofctl del-flows br-int
     dpdk_port br-int capi 2 \
         "rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/cap-inner-$tag.pcap"
-    if [ "$tag" = dpdk-inline-crypto ]; then
-        # nicv: Scapy's ESP in (decrypted by the model), the ESP out
-        # (encrypted by the model) captured.  Its first reading of the
-        # pcap goes before the SAs exist; restarting the port (a queue
-        # size change) reads it again.
+    if is_inline "$tag"; then
+        # nicv: Scapy's ESP in (decrypted or decapsulated by the model),
+        # the ESP out (encrypted or built by the model) captured.  Its
+        # first reading of the pcap goes before the SAs exist; restarting
+        # the port (a queue size change, so a new size each time) reads it
+        # again and starts a new capture.
         wire=4
         port_state nicv up
-        off_sas dpdk-inline-crypto nicv
+        off_sas "$tag" nicv
     else
         dpdk_port br-phy capw 2 \
             "rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/cap-wire-$tag.pcap"
@@ -557,9 +580,10 @@ off_verify() {   # off_verify PROVIDER: esp0's ESP both ways, by Scapy.
     ofctl add-flow br-phy in_port=4,actions=LOCAL
     ofctl add-flow br-int in_port=3,ip,actions=12
     ofctl add-flow br-int in_port=12,actions=2
-    if [ "$tag" = dpdk-inline-crypto ]; then
+    if is_inline "$tag"; then
         sleep 0.3
-        vsctl set Interface nicv options:n_rxq_desc=1024
+        NICV_DESC=$(( NICV_DESC == 1024 ? 2048 : 1024 ))
+        vsctl set Interface nicv options:n_rxq_desc=$NICV_DESC
     else
         send_once br-phy vdec "$WORK/verify-dec-esp.pcap"
     fi
@@ -569,7 +593,7 @@ off_verify() {   # off_verify PROVIDER: esp0's ESP both ways, by Scapy.
     sleep 0.2
     del_port br-int vsrc
     del_port br-int capi
-    if [ "$tag" = dpdk-inline-crypto ]; then
+    if is_inline "$tag"; then
         port_state nicv down
         # nicv stays (its model does): copy what it wrote so far.
         cp "$WORK/cap-wire-nicv.pcap" "$WORK/cap-wire-$tag.pcap"
@@ -583,7 +607,7 @@ off_verify() {   # off_verify PROVIDER: esp0's ESP both ways, by Scapy.
 off_encap() {   # off_encap PROVIDER SIZE ROUND
     local mode=off-${1#dpdk-} wire=1
     mode=${mode%-crypto}
-    if [ "$1" = dpdk-inline-crypto ]; then
+    if is_inline "$1"; then
         wire=5
         port_state nicw up
         off_sas "$1" nicw
@@ -598,7 +622,7 @@ off_encap() {   # off_encap PROVIDER SIZE ROUND
 off_decap() {   # off_decap PROVIDER SIZE ROUND
     local mode=off-${1#dpdk-}
     mode=${mode%-crypto}
-    if [ "$1" = dpdk-inline-crypto ]; then
+    if is_inline "$1"; then
         off_sas "$1" "nicr-$2"
         port_state "nicr-$2" up
         measure decap "$mode" "$2" "$3"
@@ -610,7 +634,8 @@ off_decap() {   # off_decap PROVIDER SIZE ROUND
         del_port br-phy dsrc
     fi
 }
-OFF_PROVIDERS="sw dpdk-inline-crypto dpdk-lookaside dpdk-cpu-crypto"
+OFF_PROVIDERS="sw dpdk-inline-crypto dpdk-inline-protocol"
+OFF_PROVIDERS+=" dpdk-lookaside dpdk-cpu-crypto"
 if [ "$OFFLOAD" = 1 ]; then
     echo "ovs-bench: offload providers: $OFF_PROVIDERS"
     ipsec_ports esp0
@@ -624,22 +649,26 @@ if [ "$OFFLOAD" = 1 ]; then
     appctl ipsec/offload-show | grep -q '^cryptodev: crypto_aesni_mb0$' \
         || die "cryptodev crypto_aesni_mb0 did not open:" \
             "$(appctl ipsec/offload-show | grep -i -e error -e cryptodev)"
-    # The model ports (OpenFlow 4-7), down until used.
+    # The model ports (OpenFlow 4-7), down until used.  Their models offer
+    # inline crypto and inline protocol (actions=both); the SAs' provider
+    # (ipsec-offload-order, off_sas) chooses.
+    MODEL_CFG=(other_config:ipsec-nic-model=true
+               other_config:ipsec-nic-model-actions=both)
     dpdk_port br-phy nicv 4 \
         "rx_pcap=$WORK/verify-dec-esp.pcap,tx_pcap=$WORK/cap-wire-nicv.pcap" \
-        other_config:ipsec-nic-model=true
+        "${MODEL_CFG[@]}"
     port_state nicv down
-    dpdk_port br-phy nicw 5 no-rx=1 other_config:ipsec-nic-model=true
+    dpdk_port br-phy nicw 5 no-rx=1 "${MODEL_CFG[@]}"
     port_state nicw down
     dpdk_port br-phy nicr-64 6 "rx_pcap=$WORK/dec-esp-64.pcap,infinite_rx=1" \
-        other_config:ipsec-nic-model=true
+        "${MODEL_CFG[@]}"
     port_state nicr-64 down
     dpdk_port br-phy nicr-1400 7 \
-        "rx_pcap=$WORK/dec-esp-1400.pcap,infinite_rx=1" \
-        other_config:ipsec-nic-model=true
+        "rx_pcap=$WORK/dec-esp-1400.pcap,infinite_rx=1" "${MODEL_CFG[@]}"
     port_state nicr-1400 down
     OFF_FAILED=
-    for prov in dpdk-inline-crypto dpdk-lookaside dpdk-cpu-crypto; do
+    for prov in dpdk-inline-crypto dpdk-inline-protocol dpdk-lookaside \
+        dpdk-cpu-crypto; do
         off_verify $prov
         v=$(cat "$WORK/verify-$prov.txt")
         echo "ovs-bench: offload verification: ${v:-$prov: FAILED}"
@@ -651,8 +680,9 @@ if [ "$OFFLOAD" = 1 ]; then
              "offload providers are not measured" >&2
     else
         OFFLOAD_SETUP="AES-GCM-128, replay window off on the in SA;"
-        OFFLOAD_SETUP+=" inline crypto on the NIC model (net_null sink for"
-        OFFLOAD_SETUP+=" encap, net_pcap source for decap),"
+        OFFLOAD_SETUP+=" inline crypto and inline protocol on the NIC model"
+        OFFLOAD_SETUP+=" (net_null sink for encap, net_pcap source for"
+        OFFLOAD_SETUP+=" decap; the model keeps no replay window),"
         OFFLOAD_SETUP+=" lookaside and CPU crypto on crypto_aesni_mb0"
         ofctl del-flows br-phy
         ofctl del-flows br-int
@@ -667,11 +697,11 @@ if [ "$OFFLOAD" = 1 ]; then
                     "rx_pcap=$WORK/inner-$size.pcap,infinite_rx=1"
                 ofctl add-flow br-int in_port=3,actions=12
                 for prov in $OFF_PROVIDERS; do
-                    off_encap $prov $size "$r"
+                    off_encap "$prov" "$size" "$r"
                 done
                 del_port br-int src
                 for prov in $OFF_PROVIDERS; do
-                    off_decap $prov $size "$r"
+                    off_decap "$prov" "$size" "$r"
                 done
             done
         done

@@ -120,6 +120,16 @@ site_error(struct site_conn *c, FILE *log, const char *format, ...)
     }
 }
 
+/* Whether 'error', from a connection to ovs-vswitchd, means that it went
+ * away (stopped or restarted), rather than that a request failed: then
+ * every such error is logged as "ovs-vswitchd went away", however far the
+ * round had got when it happened. */
+static bool
+conn_lost(int error)
+{
+    return error == EOF || error == ECONNRESET || error == EPIPE;
+}
+
 void
 ctl_apply_init(void)
 {
@@ -155,7 +165,8 @@ unixctl_call(struct site_conn *c, const char *cmd, int argc, char *argv[],
     int error = unixctl_client_transact(c->rpc, cmd, argc, argv, &res, &err);
 
     if (error) {
-        site_error(c, log, "%s: %s", cmd, ovs_retval_to_string(error));
+        site_error(c, log, conn_lost(error) ? "ovs-vswitchd went away (%s: %s)"
+                   : "%s: %s", cmd, ovs_retval_to_string(error));
         /* The connection is no good any more: the next call opens a new
          * one. */
         jsonrpc_close(c->rpc);
@@ -673,7 +684,9 @@ reconcile_flows(struct site_conn *c, struct ctl_apply_stats *st, FILE *log)
         match_init_catchall(&fsr.match);
         error = vconn_dump_flows(c->vconn, &fsr, c->proto, &fses, &n_fses);
         if (error) {
-            site_error(c, log, "cannot read the flows of %s: %s",
+            site_error(c, log, conn_lost(error)
+                       ? "ovs-vswitchd went away (reading the flows of %s: %s)"
+                       : "cannot read the flows of %s: %s",
                        c->ss->site->bridge, ovs_retval_to_string(error));
             vconn_close(c->vconn);
             c->vconn = NULL;
@@ -748,7 +761,9 @@ reconcile_flows(struct site_conn *c, struct ctl_apply_stats *st, FILE *log)
             ofpbuf_list_delete(&errors);
             error = EPROTO;
         } else if (error) {
-            site_error(c, log, "OpenFlow: %s", ovs_retval_to_string(error));
+            site_error(c, log, conn_lost(error)
+                       ? "ovs-vswitchd went away (OpenFlow: %s)"
+                       : "OpenFlow: %s", ovs_retval_to_string(error));
             vconn_close(c->vconn);
             c->vconn = NULL;
         } else {

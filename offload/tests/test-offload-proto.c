@@ -55,20 +55,6 @@ static struct ring_ports ports;
 
 /* --- Packets ---------------------------------------------------------- */
 
-static uint16_t
-csum(const uint8_t *p, size_t len)
-{
-    uint32_t sum = 0;
-
-    for (size_t i = 0; i + 1 < len; i += 2) {
-        sum += p[i] << 8 | p[i + 1];
-    }
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return ~sum;
-}
-
 /* An inner packet of 'len' bytes: IPv4/UDP 10.0.0.1:1000 -> 10.0.'net'.2:
  * 2000 with TOS 0xb8 (DSCP 46), or IPv6/UDP 2001:db8:1::1 ->
  * 2001:db8:'net'::2 with traffic class 0xb8; payload from 'k'. */
@@ -117,7 +103,7 @@ inner_packet(uint8_t *ip, size_t len, unsigned int k, bool v6, uint8_t net)
         ip[i] = i * 13 + k;
     }
     if (!v6) {
-        uint16_t c = csum(ip, 20);
+        uint16_t c = (uint16_t) ~test_ones_sum(ip, 20);
 
         ip[10] = c >> 8;
         ip[11] = c;
@@ -369,7 +355,7 @@ outbound(const struct cfg *c, struct inst *out, struct secmodel *model)
              * 46, DF clear; an IPv6 inner packet sets DF). */
             CHECK_EQ(ip[1], c->copy ? 0xb8 : 0);
             CHECK_EQ(ip[6] & 0x40, c->copy && !v6 ? 0 : 0x40);
-            CHECK_EQ(csum(ip, 20), 0);
+            CHECK_EQ((uint16_t) ~test_ones_sum(ip, 20), 0);
         }
 
         from_frame(got[i], &b);

@@ -90,15 +90,7 @@ grep -q ipsec-nic-model-actions "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
     || skip "ovs-vswitchd does not drive inline protocol (patch 0014)"
 reserve_hugepages 128 64 || skip "$HP_ERR"
 
-netns_add ha sa gw
-netns_no_ipv6 ha sa gw
-veth wan sa wan gw
-veth ha0 ha hp sa
-in_ns ha ip addr add 10.1.0.2/24 dev ha0
-in_ns ha ip route add 10.2.0.0/24 via 10.1.0.1
-in_ns ha ip neigh add 10.1.0.1 lladdr 02:00:00:00:00:01 dev ha0
-HA_MAC=$(in_ns ha cat /sys/class/net/ha0/address)
-GW_MAC=$(in_ns gw cat /sys/class/net/wan/address)
+offload_site_net
 
 start_dpdk_site sa 0x1 ipsec-offload=true || skip "$DPDK_ERR"
 

@@ -194,6 +194,24 @@ dpdk_wan_bridge() {
     ofctl "$s" add-flow br-wan "in_port=wan,actions=LOCAL"
 }
 
+# offload_site_net: the namespaces of the offload tests: host ha
+# (10.1.0.2, its gateway 10.1.0.1 at 02:00:00:00:00:01, port hp of site
+# sa), site sa, and gw (the Scapy gateway, on sa's veth "wan"); sets
+# HA_MAC and GW_MAC.
+offload_site_net() {
+    netns_add ha sa gw
+    netns_no_ipv6 ha sa gw
+    veth wan sa wan gw
+    veth ha0 ha hp sa
+    in_ns ha ip addr add 10.1.0.2/24 dev ha0
+    in_ns ha ip route add 10.2.0.0/24 via 10.1.0.1
+    in_ns ha ip neigh add 10.1.0.1 lladdr 02:00:00:00:00:01 dev ha0
+    # shellcheck disable=SC2034  # For the caller.
+    HA_MAC=$(in_ns ha cat /sys/class/net/ha0/address)
+    # shellcheck disable=SC2034
+    GW_MAC=$(in_ns gw cat /sys/class/net/wan/address)
+}
+
 # inline_leak_checks LABEL COUNTER: the fail-closed output check of an
 # inline SA (offload-inline.sh, offload-proto.sh).  Site "sa" has br-wan
 # with the offload port wan and a second port lk0; the caller defines

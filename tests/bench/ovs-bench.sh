@@ -300,13 +300,10 @@ vsctl add-port br-int vxp -- set Interface vxp type=vxlan ofport_request=10 \
     options:remote_ip=192.0.2.2 options:local_ip=192.0.2.1 options:key=123
 # The IPsec ports vxe and esp0 come and go with the case (ipsec_ports):
 #   none  neither exists: plain VXLAN as without IPsec, the baseline;
-#   vxe   both exist, vxe receives ESP (created first);
-#   esp0  both exist, esp0 receives ESP (created first).
-# One ovs-vswitchd cannot receive ESP for both an IPsec vxlan port and an
-# esp port: the datapath listens for IP protocol 50 on every address of
-# br-phy for the first of them to register, whatever their local_ip.  The
-# SAs stay when the ports go (they are kept by port name); encap works on
-# both ports either way.
+#   both  both exist (created again for each case, so that every case
+#         starts from the same state); ESP from .3 goes to the datapath
+#         port of vxe, ESP from .4 to that of esp0 (patch 0017).
+# The SAs stay when the ports go (they are kept by port name).
 add_vxe() {
     vsctl add-port br-int vxe -- set Interface vxe type=vxlan \
         ofport_request=11 options:remote_ip=192.0.2.3 \
@@ -317,18 +314,19 @@ add_esp0() {
         ofport_request=12 options:remote_ip=192.0.2.4 \
         options:local_ip=192.0.2.11
 }
-ipsec_ports() {   # ipsec_ports none|vxe|esp0
-    local want=esp_sys
+ipsec_ports() {   # ipsec_ports none|both
+    local show
     vsctl --if-exists del-port br-int vxe -- --if-exists del-port br-int esp0
-    case $1 in
-    none) return 0 ;;
-    vxe) add_vxe; add_esp0; want=vxlan_sys ;;
-    esp0) add_esp0; add_vxe ;;
-    esac
-    appctl tnl/ports/show -v | grep 'proto=50' | grep -q "^$want" \
-        || die "ESP is not received by $1 after creating it first"
+    [ "$1" = none ] && return 0
+    add_vxe
+    add_esp0
+    show=$(appctl tnl/ports/show -v | grep 'proto=50')
+    grep -q '^vxlan_sys_4789 .*ipv4(src=192.0.2.3,dst=192.0.2.1,' <<< "$show" \
+        && grep -q '^esp_sys .*ipv4(src=192.0.2.4,dst=192.0.2.11,' <<< "$show" \
+        || die "ESP from .3 and .4 does not go to vxe's and esp0's" \
+               "datapath ports: $show"
 }
-ipsec_ports vxe
+ipsec_ports both
 # AES-GCM-128; the keys are those of ovs-bench.py (benchmark keys only).
 K_OUT=0x000102030405060708090a0b0c0d0e0f10111213
 K_IN=0x202122232425262728292a2b2c2d2e2f30313233
@@ -389,7 +387,7 @@ send_once br-phy vdec "$WORK/verify-dec-vx.pcap"
 wait_tx br-phy 2 24
 wait_tx br-int 2 16
 del_port br-phy vdec
-ipsec_ports esp0
+ipsec_ports both
 send_once br-phy vdec "$WORK/verify-dec-esp.pcap"
 wait_tx br-int 2 24
 sleep 0.2
@@ -397,7 +395,7 @@ del_port br-int vsrc
 del_port br-phy vdec
 del_port br-phy capw
 del_port br-int capi
-ipsec_ports vxe
+ipsec_ports both
 VERIFY=$("$PYTHON3" "$HERE/ovs-bench.py" verify "$WORK") || VERIFY=
 if [ -n "$VERIFY" ]; then
     echo "ovs-bench: verification: $VERIFY"
@@ -493,17 +491,17 @@ for r in $(seq "$ROUNDS"); do
         dpdk_port br-int src 3 "rx_pcap=$WORK/inner-$size.pcap,infinite_rx=1"
         ipsec_ports none
         encap_case vxlan $size "$r"
-        ipsec_ports vxe
+        ipsec_ports both
         for mode in vxlan-mixed vxlan-esp esp; do
             encap_case $mode $size "$r"
         done
         del_port br-int src
         ipsec_ports none
         decap_case vxlan $size "$r"
-        ipsec_ports vxe
+        ipsec_ports both
         decap_case vxlan-mixed $size "$r"
         decap_case vxlan-esp $size "$r"
-        ipsec_ports esp0
+        ipsec_ports both
         decap_case esp $size "$r"
     done
 done
@@ -638,7 +636,7 @@ OFF_PROVIDERS="sw dpdk-inline-crypto dpdk-inline-protocol"
 OFF_PROVIDERS+=" dpdk-lookaside dpdk-cpu-crypto"
 if [ "$OFFLOAD" = 1 ]; then
     echo "ovs-bench: offload providers: $OFF_PROVIDERS"
-    ipsec_ports esp0
+    ipsec_ports both
     vsctl set Open_vSwitch . other_config:ipsec-offload=true \
         other_config:ipsec-cryptodev=crypto_aesni_mb0
     for _ in $(seq 50); do

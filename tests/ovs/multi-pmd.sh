@@ -300,13 +300,8 @@ print([s["seq"] for s in json.load(sys.stdin)["sas"]
 
 round esp0 0x2001 0x1001 10.2.0.2
 
-# esp0 gone before vx0 comes: on one site, the first of an esp interface
-# and an IPsec-required tunnel port takes the ESP to every local address,
-# whatever their local_ip (reported; the documented limit names only a
-# shared local address).
-ofctl sa del-flows br-int in_port=esp0
-ofctl sa del-flows br-int ip,nw_dst=10.2.0.0/24
-vsctl sa del-port esp0
+# vx0 next to esp0: the ESP of each peer goes to the datapath port of its
+# own IPsec port (esp_sys, vxlan_sys_4789), on one bridge and one site.
 vsctl sa add-port br-int vx0 -- set Interface vx0 type=vxlan \
     options:remote_ip=192.0.2.12 options:local_ip=192.0.2.11 \
     options:key=123 options:ipsec=required

@@ -1,0 +1,241 @@
+#!/bin/bash
+# System test: the SAs of an IPsec-required vxlan port (ESP in transport
+# mode) on "dpdk-inline-crypto" in ovs-vswitchd.  Site A's WAN port is a
+# DPDK port (net_af_packet on a veth) with the test-only software model of
+# an inline-crypto NIC (Interface other_config:ipsec-nic-model, SA table
+# 2); its vxlan port names it (options:ipsec-offload-port=wan), so the
+# datapath builds ESP around the VXLAN packet and the model encrypts it
+# with OpenSSL, and the model decrypts what arrives before the datapath
+# checks and pops it.  Site B is the same vxlan port in software (the ESP
+# engine, intel-ipsec-mb): two independent implementations of each
+# direction.  Scapy, at site B's end of the WAN, plays B once more.
+#
+#  ns ot-ha        ns ot-sa (DPDK, 1 PMD)           ns ot-sb (system ports)     ns ot-hb
+#  +----------+  +----------------------------+  +--------------------------+  +----------+
+#  | ha0      +--+ hp   br-int: vx0 (vxlan,   |  | br-int: vx0 (vxlan, sw)  +--+ hb0      |
+#  | 10.0.0.1 |  |   ipsec-offload-port=wan)  |  | br-wan 192.0.2.2         |  | 10.0.0.2 |
+#  +----------+  | br-wan 192.0.2.1           |  |   wan (system; capture,  |  +----------+
+#                |   wan (dpdk, NIC model) ---+--+--- Scapy)               |
+#                +----------------------------+  +--------------------------+
+#
+# Checks, each of which fails the test:
+#   1. both SAs of A's vx0 land on dpdk-inline-crypto, the model has 2 live
+#      sessions; B's SAs run in sw;
+#   2. pings both ways all answered; A's out SA counts what B's in SA
+#      counts and the model encrypted at least as many; A's in SA counts
+#      what B's out SA counts and the model decrypted at least as many; no
+#      drop anywhere;
+#   3. 10 MB over TCP from ha to hb and 10 MB from hb to ha arrive
+#      complete;
+#   4. a third SA finds the model's SA table (2) full: it runs in sw, and
+#      its reason says why;
+#   5. Scapy's own VXLAN + ESP (transport mode) from 192.0.2.2 is
+#      decrypted by the model and delivered to ha; the same with a
+#      corrupted ICV is flagged RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED by the
+#      model and dropped by the datapath as offload_auth;
+#   6. sa-flush destroys every session;
+#   7. the WAN capture has only ESP and ARP (no clear VXLAN), and no
+#      clear-text payload.
+# The PMD thread spins for about 20 s; the test reserves 128 2 MiB
+# hugepages and gives back exactly those.  It skips (exit 0, with the
+# reason) when DPDK cannot be initialized here or the build has no model.
+#
+# Usage: tests/ovs/offload-tunnels.sh [OVS_BUILD_DIR] (default build/ovs/src)
+# Needs root, ip, ethtool, tcpdump, ping, /usr/bin/python3 with Scapy.
+# Removes every namespace, veth and process it made, also on failure; ends
+# only the processes it started.
+set -eu
+
+# shellcheck source=tests/ovs/sites.sh
+. "$(dirname "$0")/sites.sh"
+need_root_and_tools offload-tunnels
+
+sites_init offload-tunnels ot-$$- "${1:-}"
+
+PATTERN=c0ffee17c0ffee17                           # Ping payload.
+MARKER=offload-tunnels-clear-text-marker           # TCP payload.
+BR_WAN_MAC=02:00:00:00:0c:01
+GCM="mode=transport,aead=aes-gcm-128"
+
+skip() {
+    echo "offload-tunnels: SKIPPED: $*"
+    exit 0
+}
+trap 'cleanup_sites offload-tunnels ha sa sb hb; give_back_hugepages' EXIT
+
+T0=$(date +%s)
+"$PYTHON3" -c 'import scapy.layers.ipsec' 2>/dev/null \
+    || skip "$PYTHON3 has no Scapy (Debian: python3-scapy)"
+grep -q secmodel_port_attach "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
+    || skip "ovs-vswitchd has no NIC model (link build/offload/libsecmodel.a)"
+reserve_hugepages 128 64 || skip "$HP_ERR"
+
+netns_add ha sa sb hb
+netns_no_ipv6 sa sb
+two_site_veths sa sb hp
+overlay_hosts 1400
+
+# Site B: software.
+vxlan_esp_site sb 192.0.2.2 192.0.2.1 "spi=0x1001,$GCM,key=$K_BA" \
+    "spi=0x2001,$GCM,key=$K_AB"
+SB_WAN_MAC=$(link_mac sb br-wan)
+appctl sb tnl/neigh/set br-wan 192.0.2.1 $BR_WAN_MAC >/dev/null
+
+# Site A: DPDK, the NIC model on wan.
+start_dpdk_site sa 0x1 ipsec-offload=true || skip "$DPDK_ERR"
+PMD_T0=$(date +%s)
+dpdk_wan_bridge sa $BR_WAN_MAC other_config:ipsec-nic-model=2
+netdev_bridge sa br-int hp
+vsctl sa add-port br-int vx0 -- set Interface vx0 type=vxlan \
+    options:remote_ip=192.0.2.2 options:local_ip=192.0.2.1 \
+    options:key=123 options:ipsec=required options:ipsec-offload-port=wan
+retry 50 test "$(vsctl sa get Interface wan link_state)" = up || true
+appctl sa tnl/neigh/set br-wan 192.0.2.2 "$SB_WAN_MAC" >/dev/null
+ofctl sa del-flows br-int
+ofctl sa add-flow br-int "in_port=hp,ip,nw_dst=10.0.0.0/24,actions=vx0"
+ofctl sa add-flow br-int "in_port=vx0,actions=hp"
+appctl sa ipsec/sa-add vx0 out "spi=0x2001,$GCM,key=$K_AB"
+appctl sa ipsec/sa-add vx0 in "spi=0x1001,$GCM,key=$K_BA"
+
+start_wan_capture sb
+
+offload() {   # offload SITE SPI DIR [FIELD]: the SA's offload (or FIELD).
+    appctl "$1" ipsec/sa-show vx0 --json | "$PYTHON3" -c '
+import json, sys
+spi, d, f = int(sys.argv[1], 0), sys.argv[2], sys.argv[3]
+for sa in json.load(sys.stdin)["sas"]:
+    if sa["spi"] == spi and sa["dir"] == d:
+        print(sa[f])
+' "$2" "$3" "${4:-offload}"
+}
+model() {   # model COUNTER: the NIC model's counter.
+    appctl sa ipsec/nic-model-show | sed -n "s/.* $1=\([0-9]*\).*/\1/p"
+}
+
+# 1: where the SAs run.
+check "1: A's out SA on dpdk-inline-crypto ($(offload sa 0x2001 out))" \
+    test "$(offload sa 0x2001 out)" = dpdk-inline-crypto
+check "1: A's in SA on dpdk-inline-crypto ($(offload sa 0x1001 in))" \
+    test "$(offload sa 0x1001 in)" = dpdk-inline-crypto
+check "1: the model has 2 live sessions ($(model live))" \
+    test "$(model live)" = 2
+check "1: B's SAs in sw ($(offload sb 0x1001 out), $(offload sb 0x2001 in))" \
+    test "$(offload sb 0x1001 out) $(offload sb 0x2001 in)" = "sw sw"
+
+# 2: pings both ways.
+check "2: warm-up ping ha -> hb" ping_answered ha 10.0.0.2
+check "2: 10 pings ha -> hb all answered" \
+    in_ns ha ping -c 10 -i 0.1 -W 2 -p $PATTERN 10.0.0.2 >/dev/null
+check "2: 5 pings hb -> ha all answered" \
+    in_ns hb ping -c 5 -i 0.1 -W 2 -p $PATTERN 10.0.0.1 >/dev/null
+ab=$(sa_json sa vx0 0x2001 out)
+ab_b=$(sa_json sb vx0 0x2001 in)
+ba=$(sa_json sa vx0 0x1001 in)
+ba_b=$(sa_json sb vx0 0x1001 out)
+check "2: A's out SA = B's in SA ($ab; $ab_b)" test "$ab" = "$ab_b"
+check "2: B's out SA = A's in SA ($ba_b; $ba)" test "$ba" = "$ba_b"
+check "2: the model encrypted them (tx_encrypted=$(model tx_encrypted), ${ab% *})" \
+    test "$(model tx_encrypted)" -ge "${ab% *}" -a "${ab% *}" -ge 16
+check "2: the model decrypted them (rx_decrypted=$(model rx_decrypted), ${ba% *})" \
+    test "$(model rx_decrypted)" -ge "${ba% *}" -a "${ba% *}" -ge 16
+check "2: no drop at A ($(port_line sa vx0); $(sa_drops sa vx0 0x1001 in))" \
+    test "$(sa_drops sa vx0 0x1001 in) $(sa_drops sa vx0 0x2001 out)" \
+    = "none none"
+check "2: no drop at B ($(sa_drops sb vx0 0x2001 in))" \
+    test "$(sa_drops sb vx0 0x2001 in)" = none
+check "2: no TX error in the model ($(model tx_errors))" \
+    test "$(model tx_errors)" = 0
+
+# 3: TCP both ways.
+r=0
+tcp_transfer hb ha 10.0.0.2 10 "$MARKER" || r=$?
+check "3: 10 MB over TCP ha -> hb arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
+    test $r = 0
+r=0
+tcp_transfer ha hb 10.0.0.1 10 "$MARKER" || r=$?
+check "3: 10 MB over TCP hb -> ha arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
+    test $r = 0
+check "3: still no drop at A ($(sa_drops sa vx0 0x1001 in))" \
+    test "$(sa_drops sa vx0 0x1001 in)" = none
+
+# 4: the model's SA table (2) is full.
+appctl sa ipsec/sa-add vx0 in "spi=0x1003,$GCM,key=$K_BA"
+check "4: third SA in sw ($(offload sa 0x1003 in))" \
+    test "$(offload sa 0x1003 in)" = sw
+reason=$(offload sa 0x1003 in offload_reason)
+check "4: its reason names dpdk-inline-crypto and the table ($reason)" \
+    grep -q 'dpdk-inline-crypto: .*full' <<< "$reason"
+
+# 5: Scapy's VXLAN + ESP, good and with a corrupted ICV, sequence numbers
+# above B's.
+cat > "$WORK/inject.py" <<'EOF'
+import socket, sys
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.layers.l2 import Ether
+from scapy.layers.vxlan import VXLAN
+from scapy.packet import Raw
+dst_mac, src_mac, ha_mac, hb_mac, key, seq, bad = sys.argv[1:8]
+sa = SecurityAssociation(ESP, spi=0x1001, crypt_algo="AES-GCM",
+                         crypt_key=bytes.fromhex(key))
+inner = (Ether(src=hb_mac, dst=ha_mac)
+         / IP(src="10.0.0.2", dst="10.0.0.1")
+         / ICMP(id=4242, seq=int(seq) & 0xffff) / Raw(b"scapy" * 8))
+outer = (IP(src="192.0.2.2", dst="192.0.2.1")
+         / UDP(sport=40000, dport=4789) / VXLAN(flags=0x08, vni=123) / inner)
+esp = bytearray(bytes(sa.encrypt(IP(bytes(outer)), seq_num=int(seq))))
+if bad == "1":
+    esp[-1] ^= 0x5a        # The ICV.
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("wan", 0))
+s.send(bytes(Ether(src=src_mac, dst=dst_mac, type=0x800)) + bytes(esp))
+EOF
+scapy_esp() {   # scapy_esp SEQ BAD
+    in_ns sb "$PYTHON3" "$WORK/inject.py" $BR_WAN_MAC "$(link_mac sb wan)" \
+        "$(link_mac ha ha0)" "$(link_mac hb hb0)" "${K_BA#0x}" "$1" "$2"
+}
+seq=$(( $(offload sb 0x1001 out seq) + 1000 ))
+d0=$(model rx_decrypted)
+f0=$(flow_stats sa br-int 'in_port=vx0')
+in_ns ha timeout 10 tcpdump -c 1 -nli ha0 'icmp and icmp[4:2] = 4242' \
+    > "$WORK/ha-scapy.txt" 2>/dev/null &
+TD=$!
+PIDS+=("$TD")
+sleep 1
+scapy_esp $seq 0
+wait $TD 2>/dev/null || true
+check "5: ha got Scapy's echo request ($(head -1 "$WORK/ha-scapy.txt"))" \
+    grep -q '10.0.0.2 > 10.0.0.1: ICMP echo request, id 4242' \
+    "$WORK/ha-scapy.txt"
+check "5: the model decrypted it (rx_decrypted $d0 -> $(model rx_decrypted))" \
+    test "$(model rx_decrypted)" -gt "$d0"
+f1=$(flow_stats sa br-int 'in_port=vx0')
+check "5: it left vx0 ($f0 -> $f1)" test "${f1% *}" -gt "${f0% *}"
+x0=$(model rx_failed)
+scapy_esp $(( seq + 1 )) 1
+sleep 0.5
+check "5: the model flagged the bad ICV ($x0 -> $(model rx_failed))" \
+    test "$(model rx_failed)" = $(( x0 + 1 ))
+check "5: A's in SA dropped it as offload_auth ($(sa_drops sa vx0 0x1001 in))" \
+    test "$(sa_drops sa vx0 0x1001 in)" = offload_auth:1
+
+# 6: deleting the SAs destroys the sessions.
+appctl sa ipsec/sa-flush vx0 >/dev/null
+no_live() { test "$(model live)" = 0; }
+retry 30 no_live || true
+check "6: no live session left ($(model live); created $(model created), destroyed $(model destroyed))" \
+    no_live
+check "6: every session created was destroyed" \
+    test "$(model created)" = "$(model destroyed)"
+vsctl sa set Open_vSwitch . other_config:pmd-cpu-mask=0 >/dev/null 2>&1 || true
+PMD_S=$(( $(date +%s) - PMD_T0 ))
+
+# 7: the wire.
+stop_wan_capture
+check_wan_esp_only 1000
+check "7: no clear-text ping payload on the WAN" not hex_on_wan $PATTERN
+check "7: no clear-text TCP payload on the WAN" not wan_has_ascii "$MARKER"
+check_no_key_in_logs
+
+echo "offload-tunnels: $PASS passed, $FAIL failed ($(( $(date +%s) - T0 )) s, PMD up ${PMD_S} s)"
+[ "$FAIL" -eq 0 ]

@@ -108,17 +108,6 @@ add_sas() {
         "spi=$1,src=192.0.2.1,dst=192.0.2.2,aead=aes-gcm-128,key=$K_AB"
 }
 
-# sa_field SITE SPI DIR FIELD: a field of an SA from sa-show --json.
-sa_field() {
-    appctl "$1" ipsec/sa-show esp0 --json | "$PYTHON3" -c '
-import json, sys
-spi, d, f = int(sys.argv[1], 0), sys.argv[2], sys.argv[3]
-for sa in json.load(sys.stdin)["sas"]:
-    if sa["spi"] == spi and sa["dir"] == d:
-        print(sa[f])
-' "$2" "$3" "$4"
-}
-
 # provider_json SITE PROVIDER FIELD: a provider counter, offload-show --json.
 provider_json() {
     appctl "$1" ipsec/offload-show --json | "$PYTHON3" -c '
@@ -152,15 +141,15 @@ round() {   # round PROVIDER ENGINE OUT_SPI IN_SPI
 
     # 1: where the SAs landed.
     check "$prov: site A out SA offload=$prov" \
-        test "$(sa_field sa "$out" out offload)" = "$prov"
+        test "$(sa_field sa esp0 "$out" out offload)" = "$prov"
     check "$prov: site A in SA offload=$prov" \
-        test "$(sa_field sa "$in" in offload)" = "$prov"
+        test "$(sa_field sa esp0 "$in" in offload)" = "$prov"
     check "$prov: site A engine=$engine" \
-        test "$(sa_field sa "$out" out engine)" = "$engine"
+        test "$(sa_field sa esp0 "$out" out engine)" = "$engine"
     check "$prov: site A reason empty" \
-        test -z "$(sa_field sa "$out" out offload_reason)"
+        test -z "$(sa_field sa esp0 "$out" out offload_reason)"
     check "$prov: site B offload=sw (offload disabled)" \
-        test "$(sa_field sb "$out" in offload) $(sa_field sb "$out" in offload_reason)" \
+        test "$(sa_field sb esp0 "$out" in offload) $(sa_field sb esp0 "$out" in offload_reason)" \
              = "sw offload disabled"
     check "$prov: site A holds sessions" \
         test "$(cryptodev_json sa sessions_in_use)" -ge 2
@@ -206,7 +195,7 @@ round() {   # round PROVIDER ENGINE OUT_SPI IN_SPI
     check "$prov: A out SA counted the transfer (${pa% *} packets)" \
         test "${pa% *}" -ge 1400
     p_prov=$(provider_json sa "$prov" out_packets)
-    d=$(sa_field sa "$out" out packets)
+    d=$(sa_field sa esp0 "$out" out packets)
     check "$prov: offload-show out_packets = SA packets ($p_prov vs $d)" \
         test "$p_prov" = "$d"
     check "$prov: site B drops none" \

@@ -107,22 +107,11 @@ appctl sa ipsec/sa-add esp0 out \
 appctl sa ipsec/sa-add esp0 in \
     "spi=$IN,src=192.0.2.2,dst=192.0.2.1,aead=aes-gcm-128,key=0x$K16$SALT_I"
 appctl sa ipsec/sa-show esp0 > "$WORK/sa-show-1.txt"
-sa_field() {   # sa_field SPI DIR FIELD
-    appctl sa ipsec/sa-show esp0 --json | "$PYTHON3" -c '
-import json, sys
-spi, d, f = int(sys.argv[1], 0), sys.argv[2], sys.argv[3]
-for sa in json.load(sys.stdin)["sas"]:
-    if sa["spi"] == spi and sa["dir"] == d:
-        print(sa[f])
-' "$1" "$2" "$3"
-}
-model() {   # model COUNTER: the NIC model's counter.
-    appctl sa ipsec/nic-model-show | sed -n "s/.* $1=\([0-9]*\).*/\1/p"
-}
-check "1: out SA on dpdk-inline-crypto ($(sa_field $OUT out offload))" \
-    test "$(sa_field $OUT out offload)" = dpdk-inline-crypto
-check "1: in SA on dpdk-inline-crypto ($(sa_field $IN in offload))" \
-    test "$(sa_field $IN in offload)" = dpdk-inline-crypto
+model() { nic_model sa "$1"; }   # model COUNTER
+check "1: out SA on dpdk-inline-crypto ($(sa_field sa esp0 $OUT out offload))" \
+    test "$(sa_field sa esp0 $OUT out offload)" = dpdk-inline-crypto
+check "1: in SA on dpdk-inline-crypto ($(sa_field sa esp0 $IN in offload))" \
+    test "$(sa_field sa esp0 $IN in offload)" = dpdk-inline-crypto
 check "1: sa-show says offload=dpdk-inline-crypto" \
     grep -q 'offload=dpdk-inline-crypto' "$WORK/sa-show-1.txt"
 check "1: the model has 2 live sessions ($(model live))" \
@@ -247,8 +236,8 @@ check "7: logged" grep -q "dropped a packet of inline-crypto SA 0x00007101 of po
 appctl sa ipsec/sa-del esp0 $OUT out >/dev/null
 appctl sa ipsec/sa-add esp0 out \
     "spi=0x7104,src=192.0.2.1,dst=192.0.2.2,aead=aes-gcm-128,key=0x$K16$SALT_O,encap=udp"
-check "7d: the NAT-T out SA is on dpdk-inline-crypto ($(sa_field 0x7104 out offload))" \
-    test "$(sa_field 0x7104 out offload)" = dpdk-inline-crypto
+check "7d: the NAT-T out SA is on dpdk-inline-crypto ($(sa_field sa esp0 0x7104 out offload))" \
+    test "$(sa_field sa esp0 0x7104 out offload)" = dpdk-inline-crypto
 ofctl sa add-flow br-wan "in_port=LOCAL,actions=lk0"
 appctl sa revalidator/wait >/dev/null
 e0=$(model tx_encrypted)
@@ -271,9 +260,9 @@ check "7: no clear-text ping payload on lk1" \
 # 4: the model's SA table (2) is full.
 appctl sa ipsec/sa-add esp0 in \
     "spi=0x7103,src=192.0.2.2,dst=192.0.2.1,aead=aes-gcm-128,key=0x$K16$SALT_I"
-check "4: third SA in sw ($(sa_field 0x7103 in offload))" \
-    test "$(sa_field 0x7103 in offload)" = sw
-reason=$(sa_field 0x7103 in offload_reason)
+check "4: third SA in sw ($(sa_field sa esp0 0x7103 in offload))" \
+    test "$(sa_field sa esp0 0x7103 in offload)" = sw
+reason=$(sa_field sa esp0 0x7103 in offload_reason)
 check "4: its reason names dpdk-inline-crypto and the table ($reason)" \
     grep -q 'dpdk-inline-crypto: .*full' <<< "$reason"
 check "4: the model counted table_full ($(model table_full))" \

@@ -114,28 +114,17 @@ appctl sa ipsec/sa-add esp0 out \
 appctl sa ipsec/sa-add esp0 in \
     "spi=$IN,src=192.0.2.2,dst=192.0.2.1,aead=aes-gcm-128,key=0x$K16$SALT_I"
 appctl sa ipsec/sa-show esp0 > "$WORK/sa-show-1.txt"
-sa_field() {   # sa_field SPI DIR FIELD
-    appctl sa ipsec/sa-show esp0 --json | "$PYTHON3" -c '
-import json, sys
-spi, d, f = int(sys.argv[1], 0), sys.argv[2], sys.argv[3]
-for sa in json.load(sys.stdin)["sas"]:
-    if sa["spi"] == spi and sa["dir"] == d:
-        print(sa.get(f, 0))
-' "$1" "$2" "$3"
-}
-model() {   # model COUNTER: the NIC model's counter.
-    appctl sa ipsec/nic-model-show | sed -n "s/.* $1=\([0-9]*\).*/\1/p"
-}
-check "1: out SA on dpdk-inline-protocol ($(sa_field $OUT out offload))" \
-    test "$(sa_field $OUT out offload)" = dpdk-inline-protocol
-check "1: in SA on dpdk-inline-protocol ($(sa_field $IN in offload))" \
-    test "$(sa_field $IN in offload)" = dpdk-inline-protocol
+model() { nic_model sa "$1"; }   # model COUNTER
+check "1: out SA on dpdk-inline-protocol ($(sa_field sa esp0 $OUT out offload))" \
+    test "$(sa_field sa esp0 $OUT out offload)" = dpdk-inline-protocol
+check "1: in SA on dpdk-inline-protocol ($(sa_field sa esp0 $IN in offload))" \
+    test "$(sa_field sa esp0 $IN in offload)" = dpdk-inline-protocol
 check "1: sa-show says offload=dpdk-inline-protocol" \
     grep -q 'offload=dpdk-inline-protocol' "$WORK/sa-show-1.txt"
 check "1: sa-show prints the datapath's and the NIC's counters" \
     grep -q 'offload-stats: datapath: .*; nic: ' "$WORK/sa-show-1.txt"
-check "1: sa-show --json has them ($(sa_field $IN in offload_stats))" \
-    grep -q 'nic: ipackets=' <<< "$(sa_field $IN in offload_stats)"
+check "1: sa-show --json has them ($(sa_field sa esp0 $IN in offload_stats))" \
+    grep -q 'nic: ipackets=' <<< "$(sa_field sa esp0 $IN in offload_stats)"
 check "1: the model has 2 live sessions ($(model live))" \
     test "$(model live)" = 2
 check "1: the model runs in protocol mode" \
@@ -244,7 +233,7 @@ WAN_TCPDUMP=$TCPDUMP
 start_capture gw lk1 "$WORK/leak.pcap" -s 0
 LEAK_TCPDUMP=$TCPDUMP
 TCPDUMP=$WAN_TCPDUMP CAPTURE="$WORK/wan.pcap"
-leaks() { sa_field $OUT out "$1"; }
+leaks() { sa_field sa esp0 $OUT out "$1"; }
 pings() {   # pings N: N pings from ha with the pattern (not answered).
     in_ns ha ping -c "$1" -i 0.2 -W 1 -p $PATTERN -q 10.2.0.2 \
         >/dev/null 2>&1 || true

@@ -99,28 +99,17 @@ appctl sa ipsec/sa-add vx0 in "spi=0x1001,$GCM,key=$K_BA"
 
 start_wan_capture sb
 
-offload() {   # offload SITE SPI DIR [FIELD]: the SA's offload (or FIELD).
-    appctl "$1" ipsec/sa-show vx0 --json | "$PYTHON3" -c '
-import json, sys
-spi, d, f = int(sys.argv[1], 0), sys.argv[2], sys.argv[3]
-for sa in json.load(sys.stdin)["sas"]:
-    if sa["spi"] == spi and sa["dir"] == d:
-        print(sa[f])
-' "$2" "$3" "${4:-offload}"
-}
-model() {   # model COUNTER: the NIC model's counter.
-    appctl sa ipsec/nic-model-show | sed -n "s/.* $1=\([0-9]*\).*/\1/p"
-}
+model() { nic_model sa "$1"; }   # model COUNTER
 
 # 1: where the SAs run.
-check "1: A's out SA on dpdk-inline-crypto ($(offload sa 0x2001 out))" \
-    test "$(offload sa 0x2001 out)" = dpdk-inline-crypto
-check "1: A's in SA on dpdk-inline-crypto ($(offload sa 0x1001 in))" \
-    test "$(offload sa 0x1001 in)" = dpdk-inline-crypto
+check "1: A's out SA on dpdk-inline-crypto ($(sa_field sa vx0 0x2001 out offload))" \
+    test "$(sa_field sa vx0 0x2001 out offload)" = dpdk-inline-crypto
+check "1: A's in SA on dpdk-inline-crypto ($(sa_field sa vx0 0x1001 in offload))" \
+    test "$(sa_field sa vx0 0x1001 in offload)" = dpdk-inline-crypto
 check "1: the model has 2 live sessions ($(model live))" \
     test "$(model live)" = 2
-check "1: B's SAs in sw ($(offload sb 0x1001 out), $(offload sb 0x2001 in))" \
-    test "$(offload sb 0x1001 out) $(offload sb 0x2001 in)" = "sw sw"
+check "1: B's SAs in sw ($(sa_field sb vx0 0x1001 out offload), $(sa_field sb vx0 0x2001 in offload))" \
+    test "$(sa_field sb vx0 0x1001 out offload) $(sa_field sb vx0 0x2001 in offload)" = "sw sw"
 
 # 2: pings both ways.
 check "2: warm-up ping ha -> hb" ping_answered ha 10.0.0.2
@@ -160,9 +149,9 @@ check "3: still no drop at A ($(sa_drops sa vx0 0x1001 in))" \
 
 # 4: the model's SA table (2) is full.
 appctl sa ipsec/sa-add vx0 in "spi=0x1003,$GCM,key=$K_BA"
-check "4: third SA in sw ($(offload sa 0x1003 in))" \
-    test "$(offload sa 0x1003 in)" = sw
-reason=$(offload sa 0x1003 in offload_reason)
+check "4: third SA in sw ($(sa_field sa vx0 0x1003 in offload))" \
+    test "$(sa_field sa vx0 0x1003 in offload)" = sw
+reason=$(sa_field sa vx0 0x1003 in offload_reason)
 check "4: its reason names dpdk-inline-crypto and the table ($reason)" \
     grep -q 'dpdk-inline-crypto: .*full' <<< "$reason"
 
@@ -194,7 +183,7 @@ scapy_esp() {   # scapy_esp SEQ BAD
     in_ns sb "$PYTHON3" "$WORK/inject.py" $BR_WAN_MAC "$(link_mac sb wan)" \
         "$(link_mac ha ha0)" "$(link_mac hb hb0)" "${K_BA#0x}" "$1" "$2"
 }
-seq=$(( $(offload sb 0x1001 out seq) + 1000 ))
+seq=$(( $(sa_field sb vx0 0x1001 out seq) + 1000 ))
 d0=$(model rx_decrypted)
 f0=$(flow_stats sa br-int 'in_port=vx0')
 in_ns ha timeout 10 tcpdump -c 1 -nli ha0 'icmp and icmp[4:2] = 4242' \

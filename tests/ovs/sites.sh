@@ -553,6 +553,25 @@ else:
 ' "$2" "$3" "$4"
 }
 
+# sa_field SITE PORT SPI DIR FIELD -> FIELD of PORT's DIR SA with SPI, from
+# ipsec/sa-show --json (e.g. offload, offload_reason, engine, seq), 0 if
+# the SA has no such field (counters that are zero are left out), nothing
+# if there is no such SA.
+sa_field() {
+    appctl "$1" ipsec/sa-show "$2" --json | "$PYTHON3" -c '
+import json, sys
+port, spi, d, f = sys.argv[1], int(sys.argv[2], 0), sys.argv[3], sys.argv[4]
+for sa in json.load(sys.stdin)["sas"]:
+    if sa["port"] == port and sa["spi"] == spi and sa["dir"] == d:
+        print(sa.get(f, 0))
+' "$2" "$3" "$4" "$5"
+}
+
+# nic_model SITE COUNTER -> the NIC model's COUNTER at SITE (offload tests).
+nic_model() {
+    appctl "$1" ipsec/nic-model-show | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
+}
+
 # sa_drops SITE PORT SPI DIR -> the SA's drops as "reason:N ..." or "none".
 sa_drops() {
     appctl "$1" ipsec/sa-show "$2" --json | "$PYTHON3" -c '

@@ -271,14 +271,7 @@ appctl sa ipsec/sa-show esp0 > "$WORK/sa-show-4.txt"
 
 # 5: deleting the SAs destroys the sessions.
 appctl sa ipsec/sa-flush esp0 >/dev/null
-no_live() { test "$(model live)" = 0; }
-retry 30 no_live || true
-check "5: no live session left ($(model live); created $(model created), destroyed $(model destroyed))" \
-    no_live
-check "5: every session created was destroyed" \
-    test "$(model created)" = "$(model destroyed)"
-vsctl sa set Open_vSwitch . other_config:pmd-cpu-mask=0 >/dev/null 2>&1 || true
-PMD_S=$(( $(date +%s) - PMD_T0 ))
+check_model_sessions_gone 5
 
 # 6: the wire.
 stop_wan_capture

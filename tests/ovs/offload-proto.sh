@@ -257,14 +257,7 @@ check "6: no clear-text ping payload on lk1" \
 # 7: deleting the SAs destroys the sessions.
 appctl sa ipsec/sa-del esp0 $OUT out >/dev/null
 appctl sa ipsec/sa-del esp0 $IN in >/dev/null
-no_live() { test "$(model live)" = 0; }
-retry 30 no_live || true
-check "7: no live session left ($(model live); created $(model created), destroyed $(model destroyed))" \
-    no_live
-check "7: every session created was destroyed" \
-    test "$(model created)" = "$(model destroyed)"
-vsctl sa set Open_vSwitch . other_config:pmd-cpu-mask=0 >/dev/null 2>&1 || true
-PMD_S=$(( $(date +%s) - PMD_T0 ))
+check_model_sessions_gone 7
 
 # 8: the wire.
 stop_wan_capture

@@ -210,14 +210,7 @@ check "5: A's in SA dropped it as offload_auth ($(sa_drops sa vx0 0x1001 in))" \
 
 # 6: deleting the SAs destroys the sessions.
 appctl sa ipsec/sa-flush vx0 >/dev/null
-no_live() { test "$(model live)" = 0; }
-retry 30 no_live || true
-check "6: no live session left ($(model live); created $(model created), destroyed $(model destroyed))" \
-    no_live
-check "6: every session created was destroyed" \
-    test "$(model created)" = "$(model destroyed)"
-vsctl sa set Open_vSwitch . other_config:pmd-cpu-mask=0 >/dev/null 2>&1 || true
-PMD_S=$(( $(date +%s) - PMD_T0 ))
+check_model_sessions_gone 6
 
 # 7: the wire.
 stop_wan_capture

@@ -572,6 +572,23 @@ nic_model() {
     appctl "$1" ipsec/nic-model-show | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
 }
 
+# check_model_sessions_gone LABEL: once the caller has deleted its inline
+# SAs, the NIC model of site sa has no live session left (waits up to 6 s)
+# and destroyed every session it created; then site sa's PMD threads stop
+# (pmd-cpu-mask=0) and PMD_S gets the seconds they ran since PMD_T0.
+model_no_live() { test "$(nic_model sa live)" = 0; }
+check_model_sessions_gone() {
+    retry 30 model_no_live || true
+    check "$1: no live session left ($(nic_model sa live); created $(nic_model sa created), destroyed $(nic_model sa destroyed))" \
+        model_no_live
+    check "$1: every session created was destroyed" \
+        test "$(nic_model sa created)" = "$(nic_model sa destroyed)"
+    vsctl sa set Open_vSwitch . other_config:pmd-cpu-mask=0 >/dev/null 2>&1 \
+        || true
+    # shellcheck disable=SC2034  # For the caller.
+    PMD_S=$(( $(date +%s) - PMD_T0 ))
+}
+
 # sa_drops SITE PORT SPI DIR -> the SA's drops as "reason:N ..." or "none".
 sa_drops() {
     appctl "$1" ipsec/sa-show "$2" --json | "$PYTHON3" -c '

@@ -6,7 +6,7 @@
 # Knobs: BENCH_ARGS (e.g. "--seconds 0.1 --reps 2", "--cpu 0", "--quick").
 
 BENCH_DIR := $(B)/bench
-BENCH_HDRS := tests/bench/bench.h
+BENCH_HDRS := tests/bench/bench.h tests/unit/ones-sum.h
 BENCH_ARGS ?=
 GNUPLOT ?= gnuplot
 
@@ -24,7 +24,7 @@ BENCH_PMD = $(firstword $(wildcard \
 
 $(BENCH_DIR)/bench.o: tests/bench/bench.c $(BENCH_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/bench -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Itests/bench -Itests/unit -c $< -o $@
 
 $(BENCH_DIR)/bench-dpdk.o: tests/bench/bench-dpdk.c $(BENCH_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)

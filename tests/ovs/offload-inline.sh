@@ -71,18 +71,11 @@ K16=000102030405060708090a0b0c0d0e0f
 SALT_O=c0c1c2c3 SALT_I=d0d1d2d3
 OUT=0x7101 IN=0x7102
 
-skip() {
-    echo "offload-inline: SKIPPED: $*"
-    exit 0
-}
+skip() { skip_test offload-inline "$*"; }
 trap 'cleanup_sites offload-inline ha sa gw; give_back_hugepages' EXIT
 
 T0=$(date +%s)
-"$PYTHON3" -c 'import scapy.layers.ipsec' 2>/dev/null \
-    || skip "$PYTHON3 has no Scapy (Debian: python3-scapy)"
-grep -q secmodel_port_attach "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
-    || skip "ovs-vswitchd has no NIC model (link build/offload/libsecmodel.a)"
-reserve_hugepages 128 64 || skip "$HP_ERR"
+offload_model_preflight offload-inline
 
 offload_site_net
 

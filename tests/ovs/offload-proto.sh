@@ -75,20 +75,13 @@ K16=000102030405060708090a0b0c0d0e0f
 SALT_O=c0c1c2c3 SALT_I=d0d1d2d3
 OUT=0x7201 IN=0x7202
 
-skip() {
-    echo "offload-proto: SKIPPED: $*"
-    exit 0
-}
+skip() { skip_test offload-proto "$*"; }
 trap 'cleanup_sites offload-proto ha sa gw; give_back_hugepages' EXIT
 
 T0=$(date +%s)
-"$PYTHON3" -c 'import scapy.layers.ipsec' 2>/dev/null \
-    || skip "$PYTHON3 has no Scapy (Debian: python3-scapy)"
-grep -q secmodel_port_attach "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
-    || skip "ovs-vswitchd has no NIC model (link build/offload/libsecmodel.a)"
 grep -q ipsec-nic-model-actions "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
     || skip "ovs-vswitchd does not drive inline protocol (patch 0014)"
-reserve_hugepages 128 64 || skip "$HP_ERR"
+offload_model_preflight offload-proto
 
 offload_site_net
 

@@ -57,18 +57,11 @@ MARKER=offload-tunnels-clear-text-marker           # TCP payload.
 BR_WAN_MAC=02:00:00:00:0c:01
 GCM="mode=transport,aead=aes-gcm-128"
 
-skip() {
-    echo "offload-tunnels: SKIPPED: $*"
-    exit 0
-}
+skip() { skip_test offload-tunnels "$*"; }
 trap 'cleanup_sites offload-tunnels ha sa sb hb; give_back_hugepages' EXIT
 
 T0=$(date +%s)
-"$PYTHON3" -c 'import scapy.layers.ipsec' 2>/dev/null \
-    || skip "$PYTHON3 has no Scapy (Debian: python3-scapy)"
-grep -q secmodel_port_attach "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
-    || skip "ovs-vswitchd has no NIC model (link build/offload/libsecmodel.a)"
-reserve_hugepages 128 64 || skip "$HP_ERR"
+offload_model_preflight offload-tunnels
 
 netns_add ha sa sb hb
 netns_no_ipv6 sa sb

@@ -142,6 +142,25 @@ give_back_hugepages() {
     fi
 }
 
+# skip_test TEST REASON: a skipped test's one line, with the reason; exits
+# 0 (its EXIT trap cleans up).
+skip_test() {
+    echo "$1: SKIPPED: $2"
+    exit 0
+}
+
+# offload_model_preflight TEST: skips TEST unless Scapy and an
+# ovs-vswitchd linked with the NIC model are there, and 128 2 MiB
+# hugepages (at least 64) could be reserved (given back by
+# give_back_hugepages).
+offload_model_preflight() {
+    "$PYTHON3" -c 'import scapy.layers.ipsec' 2>/dev/null \
+        || skip_test "$1" "$PYTHON3 has no Scapy (Debian: python3-scapy)"
+    grep -q secmodel_port_attach "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
+        || skip_test "$1" "ovs-vswitchd has no NIC model (link build/offload/libsecmodel.a)"
+    reserve_hugepages 128 64 || skip_test "$1" "$HP_ERR"
+}
+
 # --- namespaces -----------------------------------------------------------
 
 # start_dpdk_site SITE PMD_MASK [KEY=VALUE...]: SITE's ovsdb-server and

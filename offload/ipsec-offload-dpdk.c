@@ -15,6 +15,7 @@
 
 #include <rte_cryptodev.h>
 #include <rte_ethdev.h>
+#include <rte_flow.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_security.h>
@@ -32,6 +33,7 @@ struct dpdk_caps {
     const struct rte_security_capability *caps;     /* Driver-owned. */
     struct rte_mempool *pool;   /* Created on the first install. */
     unsigned int n_sessions;    /* Live sessions we created. */
+    unsigned int n_flows;       /* Live ingress rte_flow rules. */
     bool cb_registered;
 };
 
@@ -45,6 +47,9 @@ struct dpdk_sa {
     struct dpdk_sa *next;       /* In 'all_sas', under 'sas_mutex'. */
     struct dpdk_caps *caps;
     void *sess;
+    struct rte_flow *flows[2];  /* Ingress: the ESP rules (one per IP
+                                 * version without a destination). */
+    unsigned int n_flows;
     uint32_t ol_flags;
     uint32_t spi;
     atomic_uint_least32_t events;       /* ESP_EV_* from the NIC. */
@@ -92,6 +97,17 @@ void
 ipsec_offload_dpdk_set_sec_ctx_fn(ipsec_offload_dpdk_sec_ctx_fn *fn)
 {
     sec_ctx_fn = fn;
+}
+
+static const struct ipsec_offload_dpdk_flow_ops rte_flow_ops = {
+    rte_flow_validate, rte_flow_create, rte_flow_destroy,
+};
+static const struct ipsec_offload_dpdk_flow_ops *flow_ops = &rte_flow_ops;
+
+void
+ipsec_offload_dpdk_set_flow_ops(const struct ipsec_offload_dpdk_flow_ops *ops)
+{
+    flow_ops = ops ? ops : &rte_flow_ops;
 }
 
 void
@@ -490,7 +506,8 @@ dpdk_caps_format(const void *caps_, char *buf, size_t size)
             ipsec_offload_append(buf, size, " replay<=%"PRIu32, c->ipsec.replay_win_sz_max);
         }
     }
-    ipsec_offload_append(buf, size, "; %u sessions", dc->n_sessions);
+    ipsec_offload_append(buf, size, "; %u sessions, %u rte_flow rules",
+                         dc->n_sessions, dc->n_flows);
 }
 
 static int
@@ -539,6 +556,141 @@ get_pool(struct dpdk_caps *dc)
                                       SOCKET_ID_ANY, 0);
     }
     return dc->pool;
+}
+
+/* --- Ingress rte_flow rules -------------------------------------------- */
+
+static void
+unbind_ingress(struct dpdk_sa *ds)
+{
+    while (ds->n_flows) {
+        struct rte_flow_error err;
+
+        memset(&err, 0, sizeof err);
+        flow_ops->destroy(ds->caps->port_id, ds->flows[--ds->n_flows], &err);
+        ds->caps->n_flows--;
+    }
+}
+
+/* Creates the ESP rule of ingress SA 'ds' (params 'p') for IP version
+ * 'family'.  Returns 0, or EOPNOTSUPP with a reason. */
+static int
+bind_one(struct dpdk_sa *ds, const struct esp_sa_params *p, int family,
+         char *reason, size_t size)
+{
+    struct dpdk_caps *dc = ds->caps;
+    struct rte_flow_attr attr = { .ingress = 1 };
+    struct rte_flow_item_ipv4 ip4, ip4_mask;
+    struct rte_flow_item_ipv6 ip6, ip6_mask;
+    struct rte_flow_item_udp udp, udp_mask;
+    struct rte_flow_item_esp esp, esp_mask;
+    struct rte_flow_action_security sec = { .security_session = ds->sess };
+    struct rte_flow_item items[5];
+    struct rte_flow_action actions[3];
+    struct rte_flow_error err;
+    struct rte_flow *flow;
+    int n = 0, ret;
+
+    memset(items, 0, sizeof items);
+    memset(actions, 0, sizeof actions);
+    memset(&ip4, 0, sizeof ip4);
+    memset(&ip4_mask, 0, sizeof ip4_mask);
+    memset(&ip6, 0, sizeof ip6);
+    memset(&ip6_mask, 0, sizeof ip6_mask);
+    memset(&udp, 0, sizeof udp);
+    memset(&udp_mask, 0, sizeof udp_mask);
+    memset(&esp, 0, sizeof esp);
+    memset(&esp_mask, 0, sizeof esp_mask);
+
+    items[n++].type = RTE_FLOW_ITEM_TYPE_ETH;
+    if (family == AF_INET) {
+        items[n].type = RTE_FLOW_ITEM_TYPE_IPV4;
+        if (p->dst.family == AF_INET) {
+            ip4.hdr.dst_addr = p->dst.v4.s_addr;
+            ip4_mask.hdr.dst_addr = UINT32_MAX;
+            items[n].spec = &ip4;
+            items[n].mask = &ip4_mask;
+        }
+    } else {
+        items[n].type = RTE_FLOW_ITEM_TYPE_IPV6;
+        if (p->dst.family == AF_INET6) {
+            memcpy(ip6.hdr.dst_addr, &p->dst.v6, sizeof ip6.hdr.dst_addr);
+            memset(ip6_mask.hdr.dst_addr, 0xff,
+                   sizeof ip6_mask.hdr.dst_addr);
+            items[n].spec = &ip6;
+            items[n].mask = &ip6_mask;
+        }
+    }
+    n++;
+    if (p->udp_encap) {
+        /* The NAT-T port ESP in UDP arrives on (RFC 3948 2). */
+        udp.hdr.dst_port = htons(ESP_NATT_PORT);
+        udp_mask.hdr.dst_port = UINT16_MAX;
+        items[n].type = RTE_FLOW_ITEM_TYPE_UDP;
+        items[n].spec = &udp;
+        items[n++].mask = &udp_mask;
+    }
+    esp.hdr.spi = htonl(p->spi);
+    esp_mask.hdr.spi = UINT32_MAX;
+    items[n].type = RTE_FLOW_ITEM_TYPE_ESP;
+    items[n].spec = &esp;
+    items[n++].mask = &esp_mask;
+    items[n].type = RTE_FLOW_ITEM_TYPE_END;
+
+    actions[0].type = RTE_FLOW_ACTION_TYPE_SECURITY;
+    actions[0].conf = &sec;
+    actions[1].type = RTE_FLOW_ACTION_TYPE_END;
+    memset(&err, 0, sizeof err);
+    ret = flow_ops->validate(dc->port_id, &attr, items, actions, &err);
+    if (ret) {
+        /* Some PMDs want a fate after SECURITY: leave the packet to the
+         * port's usual RSS. */
+        struct rte_flow_error err2;
+
+        actions[1].type = RTE_FLOW_ACTION_TYPE_PASSTHRU;
+        actions[2].type = RTE_FLOW_ACTION_TYPE_END;
+        memset(&err2, 0, sizeof err2);
+        if (flow_ops->validate(dc->port_id, &attr, items, actions, &err2)) {
+            actions[1].type = RTE_FLOW_ACTION_TYPE_END;
+        }
+    }
+    memset(&err, 0, sizeof err);
+    flow = flow_ops->create(dc->port_id, &attr, items, actions, &err);
+    if (!flow) {
+        ipsec_offload_fmt(reason, size, "port %s: rte_flow ESP rule for SPI "
+            "0x%08"PRIx32" over %s refused: %s (%s)", dc->port_name, p->spi,
+            family == AF_INET ? "IPv4" : "IPv6",
+            err.message ? err.message : "no message",
+            rte_strerror(rte_errno));
+        return EOPNOTSUPP;
+    }
+    ds->flows[ds->n_flows++] = flow;
+    dc->n_flows++;
+    return 0;
+}
+
+/* Binds ingress SA 'ds' to the NIC's receive path: without its rule the
+ * NIC never looks the SA up.  Returns 0, or EOPNOTSUPP with a reason and
+ * no rule left behind. */
+static int
+bind_ingress(struct dpdk_sa *ds, const struct esp_sa_params *p,
+             char *reason, size_t size)
+{
+    int families[2], n = 0;
+
+    if (p->dst.family) {
+        families[n++] = p->dst.family;
+    } else {
+        families[n++] = AF_INET;
+        families[n++] = AF_INET6;
+    }
+    for (int i = 0; i < n; i++) {
+        if (bind_one(ds, p, families[i], reason, size)) {
+            unbind_ingress(ds);
+            return EOPNOTSUPP;
+        }
+    }
+    return 0;
 }
 
 static int
@@ -666,6 +818,11 @@ dpdk_sa_install(void *caps_, const struct ipsec_offload_port_info *port,
     }
 
     ds->caps = dc;
+    if (!out && bind_ingress(ds, p, reason, size)) {
+        rte_security_session_destroy(dc->ctx, ds->sess);
+        free(ds);
+        return EOPNOTSUPP;
+    }
     ds->ol_flags = c->ol_flags;
     ds->spi = p->spi;
     atomic_init(&ds->events, 0);
@@ -701,8 +858,10 @@ dpdk_sa_remove(void *caps_, void *priv)
     }
     pthread_mutex_unlock(&sas_mutex);
 
-    /* The driver wipes its copy of the key; the session memory goes back
-     * to the pool. */
+    /* The rule goes first: the NIC must not look up a session that is
+     * gone.  The driver wipes its copy of the key; the session memory goes
+     * back to the pool. */
+    unbind_ingress(ds);
     rte_security_session_destroy(ds->caps->ctx, ds->sess);
     ds->caps->n_sessions--;
     ds->magic = 0;

@@ -20,6 +20,19 @@
  * that tests can put the software NIC model (sec-model.h) behind a port.
  * Everything after that is the code a real NIC sees.
  *
+ * An ingress SA is bound to the NIC's receive path by an rte_flow rule,
+ * created after its session and destroyed before it:
+ *
+ *   pattern  ETH / IPV4 or IPV6 (dst = the SA's dst, when it has one) /
+ *            UDP (dst 4500, with UDP encapsulation) / ESP (spi) / END
+ *   actions  SECURITY (the session) / END, or, if the PMD does not
+ *            validate that, SECURITY / PASSTHRU / END
+ *
+ * An SA without a destination address gets one rule per IP version.  If
+ * the PMD refuses the rule (no flow ops, no room, unsupported pattern),
+ * the session is destroyed and the SA falls back with the PMD's message
+ * as the reason: without the rule the NIC would never decrypt.
+ *
  * The DPDK EAL must be initialized before a port is probed (sessions come
  * from an rte_mempool).
  */
@@ -52,6 +65,37 @@ struct rte_security_ctx *ipsec_offload_dpdk_get_sec_ctx(uint16_t port_id);
 /* Replaces the seam's function; null restores rte_eth_dev_get_sec_ctx().
  * For tests.  Call before probing ports. */
 void ipsec_offload_dpdk_set_sec_ctx_fn(ipsec_offload_dpdk_sec_ctx_fn *);
+
+/* The seam's other half: the rte_flow calls that bind an ingress SA's
+ * session to the NIC's receive path (an ESP rule with
+ * RTE_FLOW_ACTION_TYPE_SECURITY).  rte_flow_validate(), rte_flow_create()
+ * and rte_flow_destroy() in production, replaceable with
+ * ipsec_offload_dpdk_set_flow_ops() so that the NIC model (sec-model.h)
+ * can keep the rules of a port it stands behind: a PMD's flow ops can't
+ * be supplied from outside the PMD without ethdev_driver.h, which Debian
+ * does not install.  The members have the rte_flow functions' contracts. */
+struct rte_flow;
+struct rte_flow_action;
+struct rte_flow_attr;
+struct rte_flow_error;
+struct rte_flow_item;
+struct ipsec_offload_dpdk_flow_ops {
+    int (*validate)(uint16_t port_id, const struct rte_flow_attr *,
+                    const struct rte_flow_item *pattern,
+                    const struct rte_flow_action *actions,
+                    struct rte_flow_error *);
+    struct rte_flow *(*create)(uint16_t port_id,
+                               const struct rte_flow_attr *,
+                               const struct rte_flow_item *pattern,
+                               const struct rte_flow_action *actions,
+                               struct rte_flow_error *);
+    int (*destroy)(uint16_t port_id, struct rte_flow *,
+                   struct rte_flow_error *);
+};
+/* Null restores the rte_flow functions.  For tests.  Call before SAs are
+ * installed ('ops' must outlive them). */
+void ipsec_offload_dpdk_set_flow_ops(
+    const struct ipsec_offload_dpdk_flow_ops *ops);
 
 /* Size of the session mempool created per port and class on the first
  * install (default 1024).  Applies to pools created afterwards. */

@@ -21,6 +21,7 @@
 #include <rte_cryptodev.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_flow.h>
 #include <rte_mbuf.h>
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
@@ -57,12 +58,27 @@ struct model_port {
     const struct rte_eth_rxtx_callback *rx[MAX_QUEUES], *tx[MAX_QUEUES];
 };
 
+/* An ingress rte_flow rule.  The rte_flow handle the provider gets is a
+ * pointer to one of these. */
+struct model_flow {
+    bool live;
+    uint16_t port_id;
+    uint8_t family;             /* AF_INET or AF_INET6. */
+    bool has_dst;
+    uint8_t dst[16];
+    bool udp;                   /* ESP in UDP (port 4500). */
+    uint32_t spi;
+    struct rte_security_session *sess;
+};
+
 struct secmodel {
     struct rte_security_ctx ctx;
     struct secmodel_config cfg;
     struct rte_security_capability caps[MAX_CAPS];
     struct rte_cryptodev_capabilities crypto_caps[MAX_CRYPTO_CAPS];
     struct rte_security_session **table;        /* sa_table_size slots. */
+    struct model_flow *flows;   /* n_flow_slots rules. */
+    unsigned int n_flow_slots;
     struct secmodel_counters c;
     struct model_port ports[MAX_PORTS];
     unsigned int n_ports;
@@ -325,6 +341,15 @@ model_session_destroy(void *device, struct rte_security_session *sess)
         || m->table[ms->slot] != sess) {
         return -EINVAL;
     }
+    for (unsigned int i = 0; i < m->n_flow_slots; i++) {
+        struct model_flow *f = &m->flows[i];
+
+        if (f->live && f->sess == sess) {
+            f->live = false;
+            m->c.flows--;
+            m->c.flow_orphaned++;
+        }
+    }
     m->table[ms->slot] = NULL;
     EVP_CIPHER_CTX_free(ms->aead_ctx[0]);
     EVP_CIPHER_CTX_free(ms->aead_ctx[1]);
@@ -375,6 +400,369 @@ static const struct rte_security_ops model_ops = {
     .set_pkt_metadata = model_set_pkt_metadata,
     .capabilities_get = model_capabilities_get,
 };
+
+/* --- rte_flow ----------------------------------------------------------- */
+
+static int
+flow_error(struct rte_flow_error *error, int code,
+           enum rte_flow_error_type type, const void *cause,
+           const char *message)
+{
+    return rte_flow_error_set(error, code, type, cause, message);
+}
+
+static bool
+all_zero(const void *p_, size_t n)
+{
+    const uint8_t *p = p_;
+
+    for (size_t i = 0; i < n; i++) {
+        if (p[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+all_ones(const void *p_, size_t n)
+{
+    const uint8_t *p = p_;
+
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != 0xff) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The IP item: no spec (any address of the version), or the destination
+ * with a full mask and nothing else masked. */
+static int
+parse_ip_item(const struct rte_flow_item *it, struct model_flow *f,
+              struct rte_flow_error *error)
+{
+    bool v4 = it->type == RTE_FLOW_ITEM_TYPE_IPV4;
+
+    f->family = v4 ? AF_INET : AF_INET6;
+    if (!it->spec) {
+        return 0;
+    }
+    if (v4) {
+        const struct rte_flow_item_ipv4 *spec = it->spec;
+        const struct rte_flow_item_ipv4 *mask
+            = it->mask ? it->mask : &rte_flow_item_ipv4_mask;
+        struct rte_flow_item_ipv4 rest = *mask;
+
+        rest.hdr.dst_addr = 0;
+        if (!all_zero(&rest, sizeof rest)) {
+            return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM_MASK,
+                              it, "only the IPv4 destination can be "
+                              "matched");
+        }
+        if (mask->hdr.dst_addr) {
+            if (mask->hdr.dst_addr != UINT32_MAX) {
+                return flow_error(error, ENOTSUP,
+                                  RTE_FLOW_ERROR_TYPE_ITEM_MASK, it,
+                                  "the IPv4 destination needs a full mask");
+            }
+            f->has_dst = true;
+            memcpy(f->dst, &spec->hdr.dst_addr, 4);
+        }
+    } else {
+        const struct rte_flow_item_ipv6 *spec = it->spec;
+        const struct rte_flow_item_ipv6 *mask
+            = it->mask ? it->mask : &rte_flow_item_ipv6_mask;
+        struct rte_flow_item_ipv6 rest = *mask;
+
+        memset(rest.hdr.dst_addr, 0, sizeof rest.hdr.dst_addr);
+        if (!all_zero(&rest, sizeof rest)) {
+            return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM_MASK,
+                              it, "only the IPv6 destination can be "
+                              "matched");
+        }
+        if (!all_zero(mask->hdr.dst_addr, 16)) {
+            if (!all_ones(mask->hdr.dst_addr, 16)) {
+                return flow_error(error, ENOTSUP,
+                                  RTE_FLOW_ERROR_TYPE_ITEM_MASK, it,
+                                  "the IPv6 destination needs a full mask");
+            }
+            f->has_dst = true;
+            memcpy(f->dst, spec->hdr.dst_addr, 16);
+        }
+    }
+    return 0;
+}
+
+/* Parses a rule into 'f' (model 'm', port 'port_id').  Returns 0 or a
+ * negative errno with 'error' set. */
+static int
+parse_flow(struct secmodel *m, uint16_t port_id,
+           const struct rte_flow_attr *attr,
+           const struct rte_flow_item pattern[],
+           const struct rte_flow_action actions[], struct model_flow *f,
+           struct rte_flow_error *error)
+{
+    const struct rte_flow_item *it = pattern;
+    const struct rte_flow_action *ac = actions;
+    const struct model_sess *ms;
+    bool have_esp = false;
+    int ret;
+
+    memset(f, 0, sizeof *f);
+    f->port_id = port_id;
+    if (m->cfg.no_flow_ops) {
+        return flow_error(error, ENOSYS, RTE_FLOW_ERROR_TYPE_UNSPECIFIED,
+                          NULL, "operation not supported");
+    }
+    if (!attr || !pattern || !actions) {
+        return flow_error(error, EINVAL, RTE_FLOW_ERROR_TYPE_UNSPECIFIED,
+                          NULL, "null attr, pattern or actions");
+    }
+    if (!attr->ingress || attr->egress || attr->transfer || attr->group) {
+        return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ATTR, attr,
+                          "only ingress rules in group 0");
+    }
+
+    /* Pattern. */
+    while (it->type == RTE_FLOW_ITEM_TYPE_VOID) {
+        it++;
+    }
+    if (it->type == RTE_FLOW_ITEM_TYPE_ETH) {
+        if (it->spec || it->last) {
+            return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM, it,
+                              "Ethernet fields can't be matched");
+        }
+        it++;
+    }
+    while (it->type == RTE_FLOW_ITEM_TYPE_VOID) {
+        it++;
+    }
+    if (it->type != RTE_FLOW_ITEM_TYPE_IPV4
+        && it->type != RTE_FLOW_ITEM_TYPE_IPV6) {
+        return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM, it,
+                          "IPv4 or IPv6 item expected");
+    }
+    if (it->last) {
+        return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM_LAST, it,
+                          "ranges are not supported");
+    }
+    ret = parse_ip_item(it, f, error);
+    if (ret) {
+        return ret;
+    }
+    for (it++; it->type != RTE_FLOW_ITEM_TYPE_END; it++) {
+        if (it->type == RTE_FLOW_ITEM_TYPE_VOID) {
+            continue;
+        }
+        if (it->last || have_esp) {
+            return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM, it,
+                              "unsupported item after ESP, or a range");
+        }
+        if (it->type == RTE_FLOW_ITEM_TYPE_UDP && !f->udp) {
+            const struct rte_flow_item_udp *spec = it->spec;
+            const struct rte_flow_item_udp *mask = it->mask;
+
+            if (!spec || !mask || mask->hdr.src_port || mask->hdr.dgram_len
+                || mask->hdr.dgram_cksum || mask->hdr.dst_port != UINT16_MAX
+                || spec->hdr.dst_port != htons(4500)) {
+                return flow_error(error, ENOTSUP,
+                                  RTE_FLOW_ERROR_TYPE_ITEM_SPEC, it,
+                                  "UDP: only destination port 4500 with a "
+                                  "full mask");
+            }
+            f->udp = true;
+        } else if (it->type == RTE_FLOW_ITEM_TYPE_ESP) {
+            const struct rte_flow_item_esp *spec = it->spec;
+            const struct rte_flow_item_esp *mask = it->mask;
+
+            if (!spec || !mask || mask->hdr.spi != UINT32_MAX
+                || mask->hdr.seq) {
+                return flow_error(error, ENOTSUP,
+                                  RTE_FLOW_ERROR_TYPE_ITEM_MASK, it,
+                                  "ESP: the SPI with a full mask, nothing "
+                                  "else");
+            }
+            f->spi = ntohl(spec->hdr.spi);
+            have_esp = true;
+        } else {
+            return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM, it,
+                              "unsupported item");
+        }
+    }
+    if (!have_esp) {
+        return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM_NUM,
+                          NULL, "an ESP item is required");
+    }
+
+    /* Actions. */
+    while (ac->type == RTE_FLOW_ACTION_TYPE_VOID) {
+        ac++;
+    }
+    if (ac->type != RTE_FLOW_ACTION_TYPE_SECURITY || !ac->conf) {
+        return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ACTION, ac,
+                          "the first action must be SECURITY");
+    }
+    f->sess = ((const struct rte_flow_action_security *) ac->conf)
+              ->security_session;
+    for (ac++; ac->type != RTE_FLOW_ACTION_TYPE_END; ac++) {
+        if (ac->type != RTE_FLOW_ACTION_TYPE_VOID
+            && ac->type != RTE_FLOW_ACTION_TYPE_PASSTHRU) {
+            return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ACTION,
+                              ac, "only PASSTHRU may follow SECURITY");
+        }
+    }
+
+    /* The session: live in this model, ingress, agreeing with the
+     * pattern. */
+    ms = f->sess ? SECURITY_GET_SESS_PRIV(f->sess) : NULL;
+    if (!ms || ms->model != m || ms->slot >= m->cfg.sa_table_size
+        || m->table[ms->slot] != f->sess) {
+        return flow_error(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION_CONF,
+                          NULL, "SECURITY: not a live session of this port");
+    }
+    if (ms->dir != RTE_SECURITY_IPSEC_SA_DIR_INGRESS) {
+        return flow_error(error, EINVAL, RTE_FLOW_ERROR_TYPE_ACTION_CONF,
+                          NULL, "SECURITY: not an ingress session");
+    }
+    if (ms->spi != f->spi) {
+        return flow_error(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM_SPEC,
+                          NULL, "ESP: SPI differs from the session's");
+    }
+    if (ms->udp_encap != f->udp) {
+        return flow_error(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM, NULL,
+                          "UDP item and the session's encapsulation "
+                          "disagree");
+    }
+    if (ms->dst_family && f->has_dst
+        && (ms->dst_family != f->family
+            || memcmp(ms->dst, f->dst, f->family == AF_INET ? 4 : 16))) {
+        return flow_error(error, EINVAL, RTE_FLOW_ERROR_TYPE_ITEM_SPEC,
+                          NULL, "destination differs from the session's "
+                          "tunnel");
+    }
+    for (unsigned int i = 0; i < m->n_flow_slots; i++) {
+        const struct model_flow *g = &m->flows[i];
+
+        if (g->live && g->port_id == f->port_id && g->family == f->family
+            && g->has_dst == f->has_dst && g->udp == f->udp
+            && g->spi == f->spi
+            && (!f->has_dst || !memcmp(g->dst, f->dst, 16))) {
+            return flow_error(error, EEXIST, RTE_FLOW_ERROR_TYPE_ITEM, NULL,
+                              "a rule for this SPI and destination exists");
+        }
+    }
+    return 0;
+}
+
+static struct secmodel *model_of_port(uint16_t port_id);
+
+static int
+model_flow_validate(uint16_t port_id, const struct rte_flow_attr *attr,
+                    const struct rte_flow_item pattern[],
+                    const struct rte_flow_action actions[],
+                    struct rte_flow_error *error)
+{
+    struct secmodel *m = model_of_port(port_id);
+    struct model_flow f;
+    int ret;
+
+    if (!m) {
+        return rte_flow_validate(port_id, attr, pattern, actions, error);
+    }
+    ret = parse_flow(m, port_id, attr, pattern, actions, &f, error);
+    if (ret) {
+        m->c.flow_refused++;
+    }
+    return ret;
+}
+
+static struct rte_flow *
+model_flow_create(uint16_t port_id, const struct rte_flow_attr *attr,
+                  const struct rte_flow_item pattern[],
+                  const struct rte_flow_action actions[],
+                  struct rte_flow_error *error)
+{
+    struct secmodel *m = model_of_port(port_id);
+    struct model_flow f;
+    unsigned int i;
+
+    if (!m) {
+        return rte_flow_create(port_id, attr, pattern, actions, error);
+    }
+    if (parse_flow(m, port_id, attr, pattern, actions, &f, error)) {
+        m->c.flow_refused++;
+        return NULL;
+    }
+    for (i = 0; i < m->n_flow_slots; i++) {
+        if (!m->flows[i].live) {
+            break;
+        }
+    }
+    if (i >= m->n_flow_slots) {
+        m->c.flow_refused++;
+        flow_error(error, ENOSPC, RTE_FLOW_ERROR_TYPE_HANDLE, NULL,
+                   "ESP rule table full");
+        return NULL;
+    }
+    /* The PMD thread's RX callback reads the table without a lock, as a
+     * NIC's parser reads its rule memory: the rule is whole before it is
+     * live. */
+    m->flows[i] = f;
+    __atomic_store_n(&m->flows[i].live, true, __ATOMIC_RELEASE);
+    m->c.flows++;
+    m->c.flow_created++;
+    return (struct rte_flow *) &m->flows[i];
+}
+
+static int
+model_flow_destroy(uint16_t port_id, struct rte_flow *flow,
+                   struct rte_flow_error *error)
+{
+    struct secmodel *m = model_of_port(port_id);
+    struct model_flow *f = (struct model_flow *) flow;
+
+    if (!m) {
+        return rte_flow_destroy(port_id, flow, error);
+    }
+    if (f < m->flows || f >= m->flows + m->n_flow_slots || !f->live
+        || f->port_id != port_id) {
+        return flow_error(error, EINVAL, RTE_FLOW_ERROR_TYPE_HANDLE, flow,
+                          "no such rule");
+    }
+    __atomic_store_n(&f->live, false, __ATOMIC_RELEASE);
+    m->c.flows--;
+    m->c.flow_destroyed++;
+    return 0;
+}
+
+static const struct ipsec_offload_dpdk_flow_ops model_flow_ops = {
+    model_flow_validate, model_flow_create, model_flow_destroy,
+};
+
+const struct ipsec_offload_dpdk_flow_ops *
+secmodel_flow_ops(void)
+{
+    return &model_flow_ops;
+}
+
+unsigned int
+secmodel_flows_flush(struct secmodel *m, uint16_t port_id)
+{
+    unsigned int n = 0;
+
+    for (unsigned int i = 0; i < m->n_flow_slots; i++) {
+        struct model_flow *f = &m->flows[i];
+
+        if (f->live && f->port_id == port_id) {
+            __atomic_store_n(&f->live, false, __ATOMIC_RELEASE);
+            m->c.flows--;
+            n++;
+        }
+    }
+    return n;
+}
 
 /* --- Building the advertised capabilities ------------------------------ */
 
@@ -523,9 +911,14 @@ secmodel_create(const struct secmodel_config *cfg)
     m->cfg = *cfg;
     m->table = calloc(cfg->sa_table_size ? cfg->sa_table_size : 1,
                       sizeof *m->table);
+    m->n_flow_slots = (cfg->flow_table_size ? cfg->flow_table_size
+                       : 2 * cfg->sa_table_size);
+    m->flows = calloc(m->n_flow_slots ? m->n_flow_slots : 1,
+                      sizeof *m->flows);
     m->scratch = malloc(SCRATCH);
-    if (!m->table || !m->scratch) {
+    if (!m->table || !m->flows || !m->scratch) {
         free(m->table);
+        free(m->flows);
         free(m->scratch);
         free(m);
         return NULL;
@@ -557,6 +950,7 @@ secmodel_destroy(struct secmodel *m)
         }
     }
     free(m->table);
+    free(m->flows);
     free(m->scratch);
     free(m);
     return live;
@@ -574,15 +968,23 @@ secmodel_get_counters(const struct secmodel *m, struct secmodel_counters *c)
     *c = m->c;
 }
 
-static struct rte_security_ctx *
-model_get_sec_ctx(uint16_t port_id)
+static struct secmodel *
+model_of_port(uint16_t port_id)
 {
     for (unsigned int i = 0; i < n_attached; i++) {
         if (attached[i].port_id == port_id) {
-            return &attached[i].model->ctx;
+            return attached[i].model;
         }
     }
-    return rte_eth_dev_get_sec_ctx(port_id);
+    return NULL;
+}
+
+static struct rte_security_ctx *
+model_get_sec_ctx(uint16_t port_id)
+{
+    struct secmodel *m = model_of_port(port_id);
+
+    return m ? &m->ctx : rte_eth_dev_get_sec_ctx(port_id);
 }
 
 int
@@ -601,6 +1003,7 @@ secmodel_attach(struct secmodel *m, uint16_t port_id)
     attached[n_attached].model = m;
     n_attached++;
     ipsec_offload_dpdk_set_sec_ctx_fn(model_get_sec_ctx);
+    ipsec_offload_dpdk_set_flow_ops(&model_flow_ops);
     return 0;
 }
 
@@ -609,6 +1012,7 @@ secmodel_detach_all(void)
 {
     n_attached = 0;
     ipsec_offload_dpdk_set_sec_ctx_fn(NULL);
+    ipsec_offload_dpdk_set_flow_ops(NULL);
 }
 
 void *
@@ -1467,30 +1871,38 @@ tx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
     return n;
 }
 
-/* The ingress session (inline crypto or protocol) for 'p', standing in
- * for the rte_flow ESP rule (SPI, and the destination for a tunnel SA). */
+/* The ingress session (inline crypto or protocol) that a live rte_flow
+ * rule of port 'port_id' binds 'p' to, or null.  Counts rx_no_flow for
+ * ESP that has a live ingress session with its SPI but no rule. */
 static struct model_sess *
-rx_session(struct secmodel *m, const struct model_pkt *p)
+rx_session(struct secmodel *m, uint16_t port_id, const struct model_pkt *p)
 {
     uint32_t spi = rd32(p->esp);
+    int alen = p->family == AF_INET ? 4 : 16;
 
-    for (unsigned int i = 0; i < m->cfg.sa_table_size; i++) {
-        struct model_sess *ms;
+    for (unsigned int i = 0; i < m->n_flow_slots; i++) {
+        const struct model_flow *f = &m->flows[i];
 
-        if (!m->table[i]) {
-            continue;
-        }
-        ms = SECURITY_GET_SESS_PRIV(m->table[i]);
-        if (ms->spi == spi
-            && ms->dir == RTE_SECURITY_IPSEC_SA_DIR_INGRESS
-            && ms->udp_encap == p->udp
-            && (!ms->dst_family
-                || (ms->dst_family == p->family
-                    && !memcmp(ms->dst, p->dst,
-                               p->family == AF_INET ? 4 : 16)))) {
-            return ms;
+        if (__atomic_load_n(&f->live, __ATOMIC_ACQUIRE)
+            && f->spi == spi && f->port_id == port_id
+            && f->family == p->family && f->udp == p->udp
+            && (!f->has_dst || !memcmp(f->dst, p->dst, alen))) {
+            return SECURITY_GET_SESS_PRIV(f->sess);
         }
     }
+    for (unsigned int i = 0; i < m->cfg.sa_table_size; i++) {
+        const struct model_sess *ms;
+
+        if (m->table[i]) {
+            ms = SECURITY_GET_SESS_PRIV(m->table[i]);
+            if (ms->spi == spi
+                && ms->dir == RTE_SECURITY_IPSEC_SA_DIR_INGRESS) {
+                m->c.rx_no_flow++;
+                return NULL;
+            }
+        }
+    }
+    m->c.rx_no_session++;
     return NULL;
 }
 
@@ -1568,9 +1980,8 @@ rx_callback(uint16_t port_id, uint16_t queue, struct rte_mbuf *pkts[],
         if (!parse_esp(mb, &p)) {
             continue;
         }
-        ms = rx_session(m, &p);
+        ms = rx_session(m, port_id, &p);
         if (!ms) {
-            m->c.rx_no_session++;
             continue;
         }
         if (ms->action == RTE_SECURITY_ACTION_TYPE_INLINE_PROTOCOL) {

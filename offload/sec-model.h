@@ -31,9 +31,9 @@
  *   cleared.
  *
  *   RX: an ESP frame (IPv4, or IPv6 without extension headers; raw or in
- *   UDP 4500) whose SPI, and destination for a tunnel SA, match a live
- *   ingress inline-crypto session (this stands in for the rte_flow ESP
- *   rule a real NIC needs) is verified and decrypted in place and flagged
+ *   UDP 4500) that matches an ingress rte_flow rule of the port (below)
+ *   whose session is a live ingress inline-crypto session is verified and
+ *   decrypted in place and flagged
  *   RTE_MBUF_F_RX_SEC_OFFLOAD: headers, IV, length and the received ICV
  *   unchanged, the plaintext payload and trailer where the ciphertext was.
  *   A bad ICV leaves the packet as received and sets
@@ -66,7 +66,7 @@
  *   proto_tx_errors or proto_tx_expired.
  *
  *   RX: ESP (IPv4, or IPv6 without extension headers; raw or in UDP 4500)
- *   whose SPI, UDP encapsulation and, in tunnel mode, destination match a
+ *   that matches an ingress rte_flow rule of the port whose session is a
  *   live ingress inline-protocol session: anti-replay check with the
  *   session's window (replay_win_sz; 0 disables it) before the ICV
  *   (RFC 4303 3.4.3, the ESN high half inferred from the highest number
@@ -94,6 +94,28 @@
  *   Session stats (session_stats_get): packets and cleartext bytes,
  *   errors.
  *
+ * rte_flow: as on a NIC, a session decrypts nothing until a rule binds it
+ * to the receive path.  secmodel_attach() also puts the model's rule table
+ * behind the dpdk provider's flow seam for the port
+ * (ipsec_offload_dpdk_set_flow_ops(); other ports go to rte_flow).  The
+ * model takes what a NIC with an ESP SA table keyed on SPI and
+ * destination takes, and refuses everything else with an rte_flow_error:
+ *
+ *   attr     ingress only, group 0, no transfer
+ *   pattern  [ETH, no spec] / IPV4 or IPV6 (no spec, or the destination
+ *            with a full mask; nothing else masked) / [UDP: destination
+ *            port with a full mask, only for a session with UDP
+ *            encapsulation, and required for one] / ESP (SPI with a full
+ *            mask, the session's) / END; VOID items are skipped
+ *   actions  SECURITY (a live ingress session of this model, of any
+ *            action) / [PASSTHRU] / END
+ *
+ * A rule with the same port, IP version, destination, UDP and SPI as a
+ * live one is refused (EEXIST), as is one past flow_table_size (ENOSPC).
+ * RX takes the first live rule that matches the packet (port, IP version,
+ * destination if the rule has one, UDP or not, SPI).  Destroying a session
+ * that a live rule still names removes the rule and counts flow_orphaned.
+ *
  * One thread per model: the callbacks share a scratch buffer and the
  * counters are plain integers.
  */
@@ -107,6 +129,7 @@
 extern "C" {
 #endif
 
+struct ipsec_offload_dpdk_flow_ops;
 struct rte_mbuf;
 struct rte_security_ctx;
 struct secmodel;
@@ -137,6 +160,10 @@ struct secmodel_config {
     uint32_t replay_win_max;    /* replay_win_sz_max (inline protocol). */
     bool copy_df, copy_dscp, ecn;       /* Inline protocol options. */
     bool fail_create;           /* Every session_create fails (-EIO). */
+    unsigned int flow_table_size;       /* Most ingress rte_flow rules;
+                                         * 0: twice sa_table_size. */
+    bool no_flow_ops;           /* rte_flow calls fail with ENOSYS, as on
+                                 * a PMD without flow ops. */
 };
 
 struct secmodel_counters {
@@ -147,13 +174,22 @@ struct secmodel_counters {
                                  * or malformed (a provider bug). */
     uint64_t failed;            /* session_create failed: 'fail_create'. */
     uint64_t metadata_set;      /* set_pkt_metadata calls. */
+    /* Ingress rte_flow rules (ESP pattern, SECURITY action). */
+    unsigned int flows;         /* Rules live now. */
+    uint64_t flow_created, flow_destroyed;
+    uint64_t flow_refused;      /* validate/create refused (any reason). */
+    uint64_t flow_orphaned;     /* Rules still live when their session was
+                                 * destroyed (a provider bug: removed by
+                                 * the model). */
     /* Inline crypto. */
     uint64_t tx_encrypted;      /* TX: packets encrypted. */
     uint64_t tx_errors;         /* TX: offload requested, not possible. */
     uint64_t rx_decrypted;      /* RX: verified and decrypted. */
     uint64_t rx_failed;         /* RX: ICV did not verify. */
-    uint64_t rx_no_session;     /* RX: ESP without a session of either
-                                 * kind (left alone). */
+    uint64_t rx_no_session;     /* RX: ESP without a rule or session
+                                 * (left alone). */
+    uint64_t rx_no_flow;        /* RX: ESP of a live ingress session but
+                                 * no rule: left alone, as a NIC would. */
     /* Inline protocol. */
     uint64_t proto_tx;          /* TX: packets protected (ESP built). */
     uint64_t proto_tx_errors;   /* TX: frame unusable (zeroed). */
@@ -185,7 +221,9 @@ void secmodel_get_counters(const struct secmodel *,
                            struct secmodel_counters *);
 
 /* Makes ipsec_offload_dpdk_get_sec_ctx('port_id') return the model's
- * context.  Other ports still go to rte_eth_dev_get_sec_ctx().  Returns 0
+ * context, and the provider's rte_flow calls for 'port_id' go to the
+ * model's rule table.  Other ports still go to rte_eth_dev_get_sec_ctx()
+ * and rte_flow.  Returns 0
  * or ENOSPC.  secmodel_detach_all() undoes every attach. */
 int secmodel_attach(struct secmodel *, uint16_t port_id);
 void secmodel_detach_all(void);
@@ -196,6 +234,15 @@ void secmodel_detach_all(void);
  * them; so does secmodel_destroy(). */
 int secmodel_port_attach(struct secmodel *, uint16_t port_id);
 void secmodel_port_detach(struct secmodel *, uint16_t port_id);
+
+/* The model's rte_flow functions (what secmodel_attach() puts behind the
+ * provider's flow seam), for tests that build rules themselves. */
+const struct ipsec_offload_dpdk_flow_ops *secmodel_flow_ops(void);
+
+/* Drops every rte_flow rule of 'port_id', as a PMD without
+ * RTE_ETH_DEV_CAPA_FLOW_RULE_KEEP does when the port restarts.  Returns
+ * the number of rules dropped. */
+unsigned int secmodel_flows_flush(struct secmodel *, uint16_t port_id);
 
 /* The session set_pkt_metadata() stored in 'm', or null. */
 void *secmodel_mbuf_session(const struct rte_mbuf *m);

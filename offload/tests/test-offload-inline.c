@@ -405,7 +405,10 @@ outbound(const struct cfg *c, struct inst *out, struct secmodel *model,
 
 /* Inbound: the peer sends ESP sealed by the sw engine; the model decrypts
  * on RX; the core's inline decap takes it.  Then a corrupted packet, a
- * replay, and a packet for an SA the model does not hold. */
+ * replay, and a packet for an SA the model does not hold.  Without
+ * 'expect_inline' the NIC leaves every packet encrypted (an sw SA, or an
+ * inline SA whose rte_flow rule is gone) and the core decrypts them in
+ * software, counted as offload_sw for an inline SA. */
 static void
 inbound(const struct cfg *c, struct inst *in, struct esp_sad *sad,
         struct secmodel *model, bool expect_inline)
@@ -484,7 +487,8 @@ inbound(const struct cfg *c, struct inst *in, struct esp_sad *sad,
     CHECK_EQ(v[N_PKTS + 1], ESP_DROP_REPLAY);
     esp_sa_get_stats(in->sa, &st);
     CHECK_EQ(st.packets - st0.packets, N_PKTS);
-    CHECK_EQ(st.offload_sw - st0.offload_sw, 0);
+    CHECK_EQ(st.offload_sw - st0.offload_sw,
+             expect_inline || !esp_sa_inline_crypto(in->sa) ? 0 : N_PKTS);
     CHECK_EQ(st.drops[ESP_DROP_REPLAY] - st0.drops[ESP_DROP_REPLAY], 1);
     CHECK_EQ(st.drops[ESP_DROP_OFFLOAD_AUTH]
              - st0.drops[ESP_DROP_OFFLOAD_AUTH], expect_inline ? 1 : 0);
@@ -608,6 +612,9 @@ test_suites(void)
         CHECK_EQ(esp_sad_add(sad, in.sa), 0);
         secmodel_get_counters(model, &cnt);
         CHECK_EQ(cnt.live, 2);
+        /* The inbound SA's ESP rule: one, or one per IP version without
+         * a destination. */
+        CHECK_EQ(cnt.flows, pi.dst.family ? 1 : 2);
 
         outbound(c, &out, model, true);
         inbound(c, &in, sad, model, true);
@@ -616,6 +623,7 @@ test_suites(void)
         ipsec_offload_sa_remove(in.osa);
         secmodel_get_counters(model, &cnt);
         CHECK_EQ(cnt.live, 0);
+        CHECK_EQ(cnt.flows, 0);
         esp_sa_destroy(out.sa);
         esp_sad_destroy(sad);
     }
@@ -624,6 +632,10 @@ test_suites(void)
     CHECK_EQ(cnt.rejected, 0);
     CHECK_EQ(cnt.tx_errors, 0);
     CHECK_EQ(cnt.created, cnt.destroyed);
+    CHECK_EQ(cnt.flow_created, cnt.flow_destroyed);
+    CHECK_EQ(cnt.flow_refused, 0);
+    CHECK_EQ(cnt.flow_orphaned, 0);
+    CHECK_EQ(cnt.rx_no_flow, 0);
     nic_teardown(model, reg);
 }
 
@@ -685,6 +697,52 @@ test_table_full(void)
     esp_sa_destroy(a.sa);
     esp_sa_destroy(b.sa);
     esp_sa_destroy(out.sa);
+    esp_sad_destroy(sad);
+    nic_teardown(model, reg);
+}
+
+/* The NIC loses its rte_flow rules (a port restart on a PMD that does not
+ * keep them): it stops decrypting the inbound SA's packets, which reach
+ * the datapath still encrypted and are decrypted in software, per packet,
+ * with nothing lost.  Removing the SA afterwards orphans nothing. */
+static void
+test_rules_lost(void)
+{
+    static const struct cfg c = {
+        "rules lost", ESP_SUITE_AES_GCM_128, false, false, false, false,
+    };
+    struct secmodel *model;
+    struct ipsec_offload *reg;
+    struct secmodel_counters cnt;
+    struct esp_sad *sad = esp_sad_create();
+    struct esp_sa_params p;
+    struct inst in;
+
+    test_case = c.name;
+    reg = nic_setup(TABLE, &model);
+    if (!model) {
+        esp_sad_destroy(sad);
+        return;
+    }
+    p = sa_params(&c, 0x9100, ESP_DIR_IN);
+    install(reg, &p, &in);
+    CHECK(!strcmp(ipsec_offload_sa_provider(in.osa), "dpdk-inline-crypto"));
+    CHECK_EQ(esp_sad_add(sad, in.sa), 0);
+    secmodel_get_counters(model, &cnt);
+    CHECK_EQ(cnt.flows, 1);
+
+    CHECK_EQ(secmodel_flows_flush(model, ports.nic), 1);
+    secmodel_get_counters(model, &cnt);
+    CHECK_EQ(cnt.flows, 0);
+    CHECK_EQ(cnt.live, 1);
+    inbound(&c, &in, sad, model, false);
+    secmodel_get_counters(model, &cnt);
+    CHECK_EQ(cnt.rx_no_flow, N_PKTS + 2);
+
+    ipsec_offload_sa_remove(in.osa);
+    secmodel_get_counters(model, &cnt);
+    CHECK_EQ(cnt.live, 0);
+    CHECK_EQ(cnt.flow_orphaned, 0);
     esp_sad_destroy(sad);
     nic_teardown(model, reg);
 }
@@ -1218,6 +1276,7 @@ main(int argc, char *argv[])
     } else {
         test_suites();
         test_table_full();
+        test_rules_lost();
         test_tx_errors();
     }
     test_case = "mbufs";

@@ -4,12 +4,14 @@
  * "sw" with the reason shown, removing SAs destroys their sessions (the
  * model's live counter returns to 0), per-packet metadata, counters and
  * NIC events reach the provider, and the sw provider reads the datapath
- * library's counters.
+ * library's counters.  The model's rte_flow table takes the rules a NIC
+ * with an ESP SA table takes and refuses the others with a reason.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_flow.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_security.h>
@@ -200,6 +202,180 @@ test_pool_exhausted(void)
     ipsec_offload_dpdk_set_pool_size(1024);
 }
 
+/* An ingress ESP rule as the tests build it: ETH / IPV4 [dst] / [UDP
+ * 4500] / ESP spi / END, actions SECURITY / END. */
+struct rule {
+    struct rte_flow_attr attr;
+    struct rte_flow_item items[6];
+    struct rte_flow_action actions[3];
+    struct rte_flow_item_ipv4 ip4, ip4_mask;
+    struct rte_flow_item_udp udp, udp_mask;
+    struct rte_flow_item_esp esp, esp_mask;
+    struct rte_flow_action_security sec;
+};
+
+static void
+rule_init(struct rule *r, void *sess, uint32_t spi, uint32_t dst_be,
+          bool udp)
+{
+    int n = 0;
+
+    memset(r, 0, sizeof *r);
+    r->attr.ingress = 1;
+    r->items[n++].type = RTE_FLOW_ITEM_TYPE_ETH;
+    r->items[n].type = RTE_FLOW_ITEM_TYPE_IPV4;
+    if (dst_be) {
+        r->ip4.hdr.dst_addr = dst_be;
+        r->ip4_mask.hdr.dst_addr = UINT32_MAX;
+        r->items[n].spec = &r->ip4;
+        r->items[n].mask = &r->ip4_mask;
+    }
+    n++;
+    if (udp) {
+        r->udp.hdr.dst_port = htons(4500);
+        r->udp_mask.hdr.dst_port = UINT16_MAX;
+        r->items[n].type = RTE_FLOW_ITEM_TYPE_UDP;
+        r->items[n].spec = &r->udp;
+        r->items[n++].mask = &r->udp_mask;
+    }
+    r->esp.hdr.spi = htonl(spi);
+    r->esp_mask.hdr.spi = UINT32_MAX;
+    r->items[n].type = RTE_FLOW_ITEM_TYPE_ESP;
+    r->items[n].spec = &r->esp;
+    r->items[n++].mask = &r->esp_mask;
+    r->items[n].type = RTE_FLOW_ITEM_TYPE_END;
+    r->sec.security_session = sess;
+    r->actions[0].type = RTE_FLOW_ACTION_TYPE_SECURITY;
+    r->actions[0].conf = &r->sec;
+    r->actions[1].type = RTE_FLOW_ACTION_TYPE_END;
+}
+
+/* validate() and create() both refuse 'r' with 'error' and a message. */
+static void
+check_refused(const struct rule *r, int error)
+{
+    const struct ipsec_offload_dpdk_flow_ops *ops = secmodel_flow_ops();
+    struct rte_flow_error fe;
+
+    memset(&fe, 0, sizeof fe);
+    CHECK_EQ(ops->validate(PORT_ID, &r->attr, r->items, r->actions, &fe),
+             -error);
+    CHECK(fe.message != NULL);
+    memset(&fe, 0, sizeof fe);
+    rte_errno = 0;
+    CHECK(!ops->create(PORT_ID, &r->attr, r->items, r->actions, &fe));
+    CHECK_EQ(rte_errno, error);
+    CHECK(fe.message != NULL);
+}
+
+/* The provider's rule for an ingress SA, and what the model refuses. */
+static void
+test_rules(void)
+{
+    const struct ipsec_offload_dpdk_flow_ops *ops = secmodel_flow_ops();
+    struct secmodel_config cfg = nic_config();
+    struct secmodel *model = secmodel_create(&cfg);
+    struct ipsec_offload *reg = setup(model, "dpdk-inline-crypto");
+    struct esp_sa_params pi = offload_test_sa(0x5000, ESP_SUITE_AES_GCM_128,
+                                              ESP_DIR_IN, false);
+    struct esp_sa_params po = offload_test_sa(0x5001, ESP_SUITE_AES_GCM_128,
+                                              ESP_DIR_OUT, false);
+    struct ipsec_offload_sa *in, *out;
+    struct secmodel_counters mc;
+    void *in_sess = NULL, *out_sess = NULL;
+    struct rte_flow_error fe;
+    struct rte_flow *extra;
+    struct rule r;
+    char err[256];
+    int refused = 0;
+
+    test_case = "rte_flow rules";
+    CHECK_EQ(ipsec_offload_sa_install(reg, "dpdk0", &pi, NULL, &in, err,
+                                      sizeof err), 0);
+    CHECK_EQ(ipsec_offload_sa_install(reg, "dpdk0", &po, NULL, &out, err,
+                                      sizeof err), 0);
+    CHECK(!strcmp(ipsec_offload_sa_provider(in), "dpdk-inline-crypto"));
+    CHECK(!strcmp(ipsec_offload_sa_provider(out), "dpdk-inline-crypto"));
+    CHECK_EQ(ipsec_offload_dpdk_sa_session(in, NULL, &in_sess, NULL), 0);
+    CHECK_EQ(ipsec_offload_dpdk_sa_session(out, NULL, &out_sess, NULL), 0);
+    secmodel_get_counters(model, &mc);
+    CHECK_EQ(mc.flows, 1);
+    CHECK_EQ(mc.flow_created, 1);
+
+    /* The provider's own rule again: the model has it. */
+    rule_init(&r, in_sess, 0x5000, pi.dst.v4.s_addr, false);
+    check_refused(&r, EEXIST), refused++;
+    /* Egress rules. */
+    r.attr.ingress = 0;
+    r.attr.egress = 1;
+    check_refused(&r, ENOTSUP), refused++;
+    /* Another SPI than the session's. */
+    rule_init(&r, in_sess, 0x5002, 0, false);
+    check_refused(&r, EINVAL), refused++;
+    /* UDP, but the session has no UDP encapsulation. */
+    rule_init(&r, in_sess, 0x5000, 0, true);
+    check_refused(&r, EINVAL), refused++;
+    /* An egress session. */
+    rule_init(&r, out_sess, 0x5001, 0, false);
+    check_refused(&r, EINVAL), refused++;
+    /* A destination other than the tunnel's. */
+    rule_init(&r, in_sess, 0x5000, htonl(0x0a000001), false);
+    check_refused(&r, EINVAL), refused++;
+    /* The source masked. */
+    rule_init(&r, in_sess, 0x5000, pi.dst.v4.s_addr, false);
+    r.ip4_mask.hdr.src_addr = UINT32_MAX;
+    check_refused(&r, ENOTSUP), refused++;
+    /* No ESP item. */
+    rule_init(&r, in_sess, 0x5000, 0, false);
+    r.items[2].type = RTE_FLOW_ITEM_TYPE_END;
+    check_refused(&r, ENOTSUP), refused++;
+    /* A QUEUE fate after SECURITY. */
+    rule_init(&r, in_sess, 0x5000, 0, false);
+    r.actions[1].type = RTE_FLOW_ACTION_TYPE_QUEUE;
+    r.actions[1].conf = &(struct rte_flow_action_queue) { .index = 0 };
+    r.actions[2].type = RTE_FLOW_ACTION_TYPE_END;
+    check_refused(&r, ENOTSUP), refused++;
+    /* No session. */
+    rule_init(&r, NULL, 0x5000, 0, false);
+    check_refused(&r, EINVAL), refused++;
+    secmodel_get_counters(model, &mc);
+    CHECK_EQ(mc.flow_refused, 2 * refused);
+    CHECK_EQ(mc.flows, 1);
+
+    /* Ports without a model go to rte_flow itself. */
+    rule_init(&r, in_sess, 0x5000, 0, false);
+    memset(&fe, 0, sizeof fe);
+    CHECK_EQ(ops->validate(PORT_ID + 60, &r.attr, r.items, r.actions, &fe),
+             -ENODEV);
+
+    /* A second rule for the session (any IPv4 destination, with
+     * PASSTHRU), which the provider does not know of: removing the SA
+     * destroys the provider's rule, then the session, and the model
+     * removes the orphan and counts it. */
+    r.actions[1].type = RTE_FLOW_ACTION_TYPE_PASSTHRU;
+    r.actions[2].type = RTE_FLOW_ACTION_TYPE_END;
+    memset(&fe, 0, sizeof fe);
+    CHECK_EQ(ops->validate(PORT_ID, &r.attr, r.items, r.actions, &fe), 0);
+    extra = ops->create(PORT_ID, &r.attr, r.items, r.actions, &fe);
+    CHECK(extra != NULL);
+    CHECK_EQ(ops->destroy(PORT_ID + 1, extra, &fe), -ENODEV);
+    CHECK_EQ(ops->destroy(PORT_ID, (struct rte_flow *) &fe, &fe), -EINVAL);
+    secmodel_get_counters(model, &mc);
+    CHECK_EQ(mc.flows, 2);
+    ipsec_offload_sa_remove(in);
+    ipsec_offload_sa_remove(out);
+    secmodel_get_counters(model, &mc);
+    CHECK_EQ(mc.flows, 0);
+    CHECK_EQ(mc.flow_destroyed, 1);
+    CHECK_EQ(mc.flow_orphaned, 1);
+    CHECK_EQ(mc.live, 0);
+    CHECK_EQ(ops->destroy(PORT_ID, extra, &fe), -EINVAL);
+
+    ipsec_offload_destroy(reg);
+    secmodel_detach_all();
+    CHECK_EQ(secmodel_destroy(model), 0);
+}
+
 /* What the datapath does per packet on TX (metadata), reads per SA
  * (counters), and learns from the NIC (events). */
 static void
@@ -383,6 +559,7 @@ main(void)
     test_table_full();
     test_destroy_with_sas();
     test_pool_exhausted();
+    test_rules();
     test_datapath_hooks();
     test_sw_stats();
     test_rx_flags();

@@ -2,8 +2,9 @@
  * Provider selection table: for each SA configuration, capabilities a
  * NIC model advertises and preference order, the chosen provider and the
  * reason are exactly as expected.  Every case installs for real (sessions
- * on the model), then removes, and checks that the model saw no session it
- * did not advertise and none is left behind.
+ * and ingress rte_flow rules on the model), then removes, and checks that
+ * the model saw no session it did not advertise and no session or rule is
+ * left behind.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,9 @@ enum caps_preset {
     CAPS_NO_ROOM,       /* SA table of 0 entries. */
     CAPS_PROTO_NOREPLAY, /* Inline protocol without anti-replay. */
     CAPS_NONE,          /* No model attached: no security context. */
+    CAPS_NO_FLOW,       /* ixgbe-like, but rte_flow fails (no flow ops). */
+    CAPS_ONE_RULE,      /* ixgbe-like with room for one rte_flow rule. */
+    CAPS_PROTO_NO_FLOW, /* CAPS_PROTO without flow ops. */
 };
 
 static const uint32_t ALL_ALGS = (SECMODEL_AES_GCM_128 | SECMODEL_AES_GCM_256
@@ -78,6 +82,16 @@ preset(enum caps_preset p)
         c.actions = SECMODEL_INLINE_PROTOCOL;
         c.replay_win_max = 0;
         break;
+    case CAPS_NO_FLOW:
+        c.no_flow_ops = true;
+        break;
+    case CAPS_ONE_RULE:
+        c.flow_table_size = 1;
+        break;
+    case CAPS_PROTO_NO_FLOW:
+        c = preset(CAPS_PROTO);
+        c.no_flow_ops = true;
+        break;
     }
     return c;
 }
@@ -95,6 +109,7 @@ enum sa_preset {
     SA_GCM256_OUT_ESN,
     SA_CBC256_OUT_TRANSPORT,
     SA_CBC128_IN,
+    SA_GCM128_IN_TRANSPORT_ANY, /* No src/dst: any local address. */
 };
 
 static struct esp_sa_params
@@ -150,6 +165,11 @@ sa(enum sa_preset s)
     case SA_CBC128_IN:
         return offload_test_sa(0x100c, ESP_SUITE_AES_CBC_128_HMAC_SHA256,
                                ESP_DIR_IN, false);
+    case SA_GCM128_IN_TRANSPORT_ANY:
+        p = offload_test_sa(0x100d, ESP_SUITE_AES_GCM_128, ESP_DIR_IN, true);
+        memset(&p.src, 0, sizeof p.src);
+        memset(&p.dst, 0, sizeof p.dst);
+        return p;
     }
 }
 
@@ -266,6 +286,33 @@ static const struct select_case cases[] = {
       "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: rte_security_session_create failed "
       "with 0 sessions on the port (SA table full?)", CDEV_NONE },
+    /* The ingress rte_flow rule. */
+    { "ingress rule refused: no flow ops", SA_GCM128_IN, CAPS_NO_FLOW,
+      PORT_DPDK0, "dpdk-inline-crypto,sw", "sw",
+      "dpdk-inline-crypto: port dpdk0: rte_flow ESP rule for SPI 0x00001006 "
+      "over IPv4 refused: operation not supported (Function not "
+      "implemented)", CDEV_NONE },
+    { "egress SA needs no rule", SA_GCM128_OUT, CAPS_NO_FLOW, PORT_DPDK0,
+      "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "", CDEV_NONE },
+    { "NAT-T ingress rule on a full NIC", SA_GCM128_IN_NATT, CAPS_FULL_IC,
+      PORT_DPDK0, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "",
+      CDEV_NONE },
+    { "ingress without destination: a rule per IP version",
+      SA_GCM128_IN_TRANSPORT_ANY, CAPS_IXGBE, PORT_DPDK0,
+      "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "", CDEV_NONE },
+    { "ingress without destination: room for one rule",
+      SA_GCM128_IN_TRANSPORT_ANY, CAPS_ONE_RULE, PORT_DPDK0,
+      "dpdk-inline-crypto,sw", "sw",
+      "dpdk-inline-crypto: port dpdk0: rte_flow ESP rule for SPI 0x0000100d "
+      "over IPv6 refused: ESP rule table full (No space left on device)",
+      CDEV_NONE },
+    { "inline protocol ingress rule refused", SA_GCM128_IN,
+      CAPS_PROTO_NO_FLOW, PORT_DPDK0,
+      "dpdk-inline-protocol,dpdk-inline-crypto,sw", "sw",
+      "dpdk-inline-protocol: port dpdk0: rte_flow ESP rule for SPI "
+      "0x00001006 over IPv4 refused: operation not supported (Function not "
+      "implemented); dpdk-inline-crypto: port dpdk0: no rte_security "
+      "inline-crypto ESP capability", CDEV_NONE },
     { "no security context", SA_GCM128_OUT, CAPS_NONE, PORT_DPDK0,
       "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: no rte_security context", CDEV_NONE },
@@ -462,8 +509,12 @@ run_case(const struct select_case *c)
         secmodel_get_counters(model, &mc);
         if (!strncmp(c->provider, "dpdk-inline", 11)) {
             CHECK_EQ(mc.live, 1);
+            /* An ingress SA is bound by its ESP rule(s). */
+            CHECK_EQ(mc.flows, (params.dir == ESP_DIR_OUT ? 0
+                                : params.dst.family ? 1 : 2));
         } else {
             CHECK_EQ(mc.live, 0);
+            CHECK_EQ(mc.flows, 0);
         }
         if (!strcmp(c->provider, "dpdk-lookaside")
             || !strcmp(c->provider, "dpdk-cpu-crypto")) {
@@ -485,6 +536,9 @@ run_case(const struct select_case *c)
     CHECK_EQ(mc.rejected, 0);
     CHECK_EQ(mc.live, 0);
     CHECK_EQ(mc.created, mc.destroyed);
+    CHECK_EQ(mc.flows, 0);
+    CHECK_EQ(mc.flow_created, mc.flow_destroyed);
+    CHECK_EQ(mc.flow_orphaned, 0);
     CHECK_EQ(ipsec_offload_port_remove(reg, c->port == PORT_SYSTEM
                                        ? "eth0" : "dpdk0"), 0);
     ipsec_offload_destroy(reg);

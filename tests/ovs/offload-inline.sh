@@ -19,7 +19,7 @@
 #
 # Checks, each of which fails the test:
 #   1. both SAs of esp0 land on dpdk-inline-crypto (sa-show), the model
-#      has 2 live sessions;
+#      has 2 live sessions and the in SA's rte_flow ESP rule;
 #   2. ha pings 10.2.0.2 and Scapy pings ha: all answered; Scapy verified
 #      every ESP (the NIC model encrypted what the datapath built); the
 #      model counted as encrypted at least the out SA's packets and as
@@ -29,8 +29,10 @@
 #      RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED, the datapath drops and counts it
 #      as offload_auth; the out SA still encrypts through the NIC;
 #   4. a third SA finds the model's SA table (2) full: it runs in "sw",
-#      its reason says why, and the model counted table_full;
-#   5. sa-flush destroys every session: the model has 0 live sessions;
+#      its reason says why, and the model counted table_full; the model
+#      still has one rule, and no ESP of a live session went without it;
+#   5. sa-flush destroys every session and rule: the model has 0 live
+#      sessions and 0 rules, none orphaned;
 #   6. the WAN capture has only ESP and ARP, and no clear-text payload;
 #   7. (run after 3) the ESP of the inline SA may leave only through wan,
 #      in the marked mbuf: a second port lk0 on br-wan, and flows that
@@ -109,6 +111,7 @@ check "1: sa-show says offload=dpdk-inline-crypto" \
     grep -q 'offload=dpdk-inline-crypto' "$WORK/sa-show-1.txt"
 check "1: the model has 2 live sessions ($(model live))" \
     test "$(model live)" = 2
+check_model_rules 1 1
 # netdev-dpdk asks for the RX/TX security offloads only where the device
 # advertises them; net_af_packet does not (the model works in callbacks).
 check "1: wan's configuration says rx/tx_security_offload=false" \
@@ -261,6 +264,7 @@ check "4: its reason names dpdk-inline-crypto and the table ($reason)" \
 check "4: the model counted table_full ($(model table_full))" \
     test "$(model table_full)" -ge 1
 appctl sa ipsec/sa-show esp0 > "$WORK/sa-show-4.txt"
+check_model_rules 4 1
 
 # 5: deleting the SAs destroys the sessions.
 appctl sa ipsec/sa-flush esp0 >/dev/null

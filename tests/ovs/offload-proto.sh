@@ -22,7 +22,7 @@
 # Checks, each of which fails the test:
 #   1. both SAs of esp0 land on dpdk-inline-protocol (sa-show text and
 #      --json, with the datapath's and the NIC's counters), the model has
-#      2 live sessions;
+#      2 live sessions and the in SA's rte_flow ESP rule;
 #   2. ha pings 10.2.0.2 and Scapy pings ha: all answered; Scapy verified
 #      every ESP (the model built all of it from the clear inner packets);
 #      the out SA's datapath count = the model's proto_tx = what Scapy
@@ -44,7 +44,9 @@
 #      every packet to lk0 is dropped (inline_wrong_port/inline_unmarked,
 #      coverage ipsec_inline_leak_drop, logged); lk1 sees no ICMP and no
 #      clear-text payload; the originals still leave wan as ESP;
-#   7. sa-del of both SAs destroys the sessions: the model has 0 live;
+#   7. sa-del of both SAs destroys the sessions and the rule (none
+#      orphaned; before it, no ESP of a live session went without its
+#      rule): the model has 0 live;
 #   8. the WAN capture has only ESP and ARP, and no clear-text payload.
 # The PMD thread spins for about 20 s; the test reserves 128 2 MiB
 # hugepages and gives back exactly those.  It skips (exit 0, with the
@@ -120,6 +122,7 @@ check "1: sa-show --json has them ($(sa_field sa esp0 $IN in offload_stats))" \
     grep -q 'nic: ipackets=' <<< "$(sa_field sa esp0 $IN in offload_stats)"
 check "1: the model has 2 live sessions ($(model live))" \
     test "$(model live)" = 2
+check_model_rules 1 1
 check "1: the model runs in protocol mode" \
     grep -q 'actions=protocol' <(appctl sa ipsec/nic-model-show)
 
@@ -246,6 +249,8 @@ check "6: no ICMP and no ESP on lk1 ($n_leak)" test "$n_leak" = 0
 check "6: no clear-text ping payload on lk1" \
     not grep -q "$PATTERN" < <(tcpdump -xnr "$WORK/leak.pcap" 2>/dev/null \
         | sed 's/^.*0x[0-9a-f]*: *//' | tr -d ' \n')
+
+check_model_rules 6 1
 
 # 7: deleting the SAs destroys the sessions.
 appctl sa ipsec/sa-del esp0 $OUT out >/dev/null

@@ -591,9 +591,21 @@ nic_model() {
     appctl "$1" ipsec/nic-model-show | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
 }
 
+# check_model_rules LABEL N: the NIC model of site sa holds N rte_flow ESP
+# rules (those of the inbound inline SAs: one per SA, or one per IP version
+# for an SA without a destination), and it left no ESP of a live inbound
+# session encrypted for the lack of a rule.
+check_model_rules() {
+    check "$1: the model holds $2 rte_flow ESP rule(s) ($(nic_model sa flows))" \
+        test "$(nic_model sa flows)" = "$2"
+    check "$1: no ESP of a live session went without its rule (rx_no_flow $(nic_model sa rx_no_flow))" \
+        test "$(nic_model sa rx_no_flow)" = 0
+}
+
 # check_model_sessions_gone LABEL: once the caller has deleted its inline
 # SAs, the NIC model of site sa has no live session left (waits up to 6 s)
-# and destroyed every session it created; then site sa's PMD threads stop
+# and destroyed every session it created, and has no rte_flow rule left,
+# none orphaned by its session going first; then site sa's PMD threads stop
 # (pmd-cpu-mask=0) and PMD_S gets the seconds they ran since PMD_T0.
 model_no_live() { test "$(nic_model sa live)" = 0; }
 check_model_sessions_gone() {
@@ -602,6 +614,10 @@ check_model_sessions_gone() {
         model_no_live
     check "$1: every session created was destroyed" \
         test "$(nic_model sa created)" = "$(nic_model sa destroyed)"
+    check "$1: no rte_flow rule left ($(nic_model sa flows)), each removed before its session (orphaned $(nic_model sa flow_orphaned))" \
+        test "$(nic_model sa flows)/$(nic_model sa flow_orphaned)" = 0/0
+    check "$1: every rule created was destroyed" \
+        test "$(nic_model sa flow_created)" = "$(nic_model sa flow_destroyed)"
     vsctl sa set Open_vSwitch . other_config:pmd-cpu-mask=0 >/dev/null 2>&1 \
         || true
     # shellcheck disable=SC2034  # For the caller.

@@ -50,6 +50,10 @@ struct dpdk_sa {
     struct rte_flow *flows[2];  /* Ingress: the ESP rules (one per IP
                                  * version without a destination). */
     unsigned int n_flows;
+    struct esp_addr dst;        /* Ingress: what the rules match, besides */
+    bool udp_encap;             /* 'spi'. */
+    bool rebind;                /* Rules destroyed for a port restart, to
+                                 * be created again after it. */
     uint32_t ol_flags;
     uint32_t spi;
     atomic_uint_least32_t events;       /* ESP_EV_* from the NIC. */
@@ -572,11 +576,10 @@ unbind_ingress(struct dpdk_sa *ds)
     }
 }
 
-/* Creates the ESP rule of ingress SA 'ds' (params 'p') for IP version
- * 'family'.  Returns 0, or EOPNOTSUPP with a reason. */
+/* Creates the ESP rule of ingress SA 'ds' for IP version 'family'.
+ * Returns 0, or EOPNOTSUPP with a reason. */
 static int
-bind_one(struct dpdk_sa *ds, const struct esp_sa_params *p, int family,
-         char *reason, size_t size)
+bind_one(struct dpdk_sa *ds, int family, char *reason, size_t size)
 {
     struct dpdk_caps *dc = ds->caps;
     struct rte_flow_attr attr = { .ingress = 1 };
@@ -605,16 +608,16 @@ bind_one(struct dpdk_sa *ds, const struct esp_sa_params *p, int family,
     items[n++].type = RTE_FLOW_ITEM_TYPE_ETH;
     if (family == AF_INET) {
         items[n].type = RTE_FLOW_ITEM_TYPE_IPV4;
-        if (p->dst.family == AF_INET) {
-            ip4.hdr.dst_addr = p->dst.v4.s_addr;
+        if (ds->dst.family == AF_INET) {
+            ip4.hdr.dst_addr = ds->dst.v4.s_addr;
             ip4_mask.hdr.dst_addr = UINT32_MAX;
             items[n].spec = &ip4;
             items[n].mask = &ip4_mask;
         }
     } else {
         items[n].type = RTE_FLOW_ITEM_TYPE_IPV6;
-        if (p->dst.family == AF_INET6) {
-            memcpy(ip6.hdr.dst_addr, &p->dst.v6, sizeof ip6.hdr.dst_addr);
+        if (ds->dst.family == AF_INET6) {
+            memcpy(ip6.hdr.dst_addr, &ds->dst.v6, sizeof ip6.hdr.dst_addr);
             memset(ip6_mask.hdr.dst_addr, 0xff,
                    sizeof ip6_mask.hdr.dst_addr);
             items[n].spec = &ip6;
@@ -622,7 +625,7 @@ bind_one(struct dpdk_sa *ds, const struct esp_sa_params *p, int family,
         }
     }
     n++;
-    if (p->udp_encap) {
+    if (ds->udp_encap) {
         /* The NAT-T port ESP in UDP arrives on (RFC 3948 2). */
         udp.hdr.dst_port = htons(ESP_NATT_PORT);
         udp_mask.hdr.dst_port = UINT16_MAX;
@@ -630,7 +633,7 @@ bind_one(struct dpdk_sa *ds, const struct esp_sa_params *p, int family,
         items[n].spec = &udp;
         items[n++].mask = &udp_mask;
     }
-    esp.hdr.spi = htonl(p->spi);
+    esp.hdr.spi = htonl(ds->spi);
     esp_mask.hdr.spi = UINT32_MAX;
     items[n].type = RTE_FLOW_ITEM_TYPE_ESP;
     items[n].spec = &esp;
@@ -658,7 +661,7 @@ bind_one(struct dpdk_sa *ds, const struct esp_sa_params *p, int family,
     flow = flow_ops->create(dc->port_id, &attr, items, actions, &err);
     if (!flow) {
         ipsec_offload_fmt(reason, size, "port %s: rte_flow ESP rule for SPI "
-            "0x%08"PRIx32" over %s refused: %s (%s)", dc->port_name, p->spi,
+            "0x%08"PRIx32" over %s refused: %s (%s)", dc->port_name, ds->spi,
             family == AF_INET ? "IPv4" : "IPv6",
             err.message ? err.message : "no message",
             rte_strerror(rte_errno));
@@ -673,19 +676,18 @@ bind_one(struct dpdk_sa *ds, const struct esp_sa_params *p, int family,
  * NIC never looks the SA up.  Returns 0, or EOPNOTSUPP with a reason and
  * no rule left behind. */
 static int
-bind_ingress(struct dpdk_sa *ds, const struct esp_sa_params *p,
-             char *reason, size_t size)
+bind_ingress(struct dpdk_sa *ds, char *reason, size_t size)
 {
     int families[2], n = 0;
 
-    if (p->dst.family) {
-        families[n++] = p->dst.family;
+    if (ds->dst.family) {
+        families[n++] = ds->dst.family;
     } else {
         families[n++] = AF_INET;
         families[n++] = AF_INET6;
     }
     for (int i = 0; i < n; i++) {
-        if (bind_one(ds, p, families[i], reason, size)) {
+        if (bind_one(ds, families[i], reason, size)) {
             unbind_ingress(ds);
             return EOPNOTSUPP;
         }
@@ -818,13 +820,15 @@ dpdk_sa_install(void *caps_, const struct ipsec_offload_port_info *port,
     }
 
     ds->caps = dc;
-    if (!out && bind_ingress(ds, p, reason, size)) {
+    ds->spi = p->spi;
+    ds->dst = p->dst;
+    ds->udp_encap = p->udp_encap;
+    if (!out && bind_ingress(ds, reason, size)) {
         rte_security_session_destroy(dc->ctx, ds->sess);
         free(ds);
         return EOPNOTSUPP;
     }
     ds->ol_flags = c->ol_flags;
-    ds->spi = p->spi;
     atomic_init(&ds->events, 0);
     ds->out = out;
     ds->tunnel = p->mode == ESP_MODE_TUNNEL;
@@ -866,6 +870,70 @@ dpdk_sa_remove(void *caps_, void *priv)
     ds->caps->n_sessions--;
     ds->magic = 0;
     free(ds);
+}
+
+/* Whether ethdev 'port_id' keeps its rte_flow rules across a restart.  A
+ * port id that is not an ethdev (a test's) does not. */
+static bool
+keeps_rules(uint16_t port_id)
+{
+    struct rte_eth_dev_info info;
+
+    return (rte_eth_dev_is_valid_port(port_id)
+            && !rte_eth_dev_info_get(port_id, &info)
+            && info.dev_capa & RTE_ETH_DEV_CAPA_FLOW_RULE_KEEP);
+}
+
+unsigned int
+ipsec_offload_dpdk_port_stopping(uint16_t port_id)
+{
+    unsigned int n = 0;
+
+    if (keeps_rules(port_id)) {
+        return 0;
+    }
+    pthread_mutex_lock(&sas_mutex);
+    for (struct dpdk_sa *ds = all_sas; ds; ds = ds->next) {
+        if (ds->caps->port_id == port_id && ds->n_flows) {
+            n += ds->n_flows;
+            unbind_ingress(ds);
+            ds->rebind = true;
+        }
+    }
+    pthread_mutex_unlock(&sas_mutex);
+    return n;
+}
+
+unsigned int
+ipsec_offload_dpdk_port_started(uint16_t port_id, unsigned int *n_failed,
+                                char *reason, size_t size)
+{
+    unsigned int n = 0, failed = 0;
+
+    if (size) {
+        reason[0] = '\0';
+    }
+    pthread_mutex_lock(&sas_mutex);
+    for (struct dpdk_sa *ds = all_sas; ds; ds = ds->next) {
+        char why[256];
+
+        if (ds->caps->port_id != port_id || !ds->rebind) {
+            continue;
+        }
+        ds->rebind = false;
+        if (bind_ingress(ds, why, sizeof why)) {
+            if (!failed++ && size) {
+                ipsec_offload_fmt(reason, size, "%s", why);
+            }
+        } else {
+            n += ds->n_flows;
+        }
+    }
+    pthread_mutex_unlock(&sas_mutex);
+    if (n_failed) {
+        *n_failed = failed;
+    }
+    return n;
 }
 
 static int

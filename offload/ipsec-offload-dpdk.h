@@ -97,6 +97,25 @@ struct ipsec_offload_dpdk_flow_ops {
 void ipsec_offload_dpdk_set_flow_ops(
     const struct ipsec_offload_dpdk_flow_ops *ops);
 
+/* Around a restart of ethdev 'port_id' (rte_eth_dev_stop() or
+ * rte_eth_dev_reset(), reconfiguration, rte_eth_dev_start()).  rte_flow
+ * leaves it unspecified whether a port keeps its rules across a restart
+ * unless the port advertises RTE_ETH_DEV_CAPA_FLOW_RULE_KEEP, so for a
+ * port that does not, ipsec_offload_dpdk_port_stopping() destroys the ESP
+ * rules of the port's inbound SAs before the stop and returns how many;
+ * ipsec_offload_dpdk_port_started() creates them again after the start
+ * and returns how many it created, with the number of SAs whose rule the
+ * PMD refused in '*n_failed' (if nonnull) and the first refusal's reason
+ * in 'reason'.  Sessions stay.  Until its rule is back (or for good, if
+ * it was refused) the NIC leaves an SA's ESP encrypted and the datapath
+ * decrypts it in software (esp_sa_stats.offload_sw).  Both return 0 for
+ * a port that keeps its rules.  Call from the thread that installs and
+ * removes SAs. */
+unsigned int ipsec_offload_dpdk_port_stopping(uint16_t port_id);
+unsigned int ipsec_offload_dpdk_port_started(uint16_t port_id,
+                                             unsigned int *n_failed,
+                                             char *reason, size_t size);
+
 /* Size of the session mempool created per port and class on the first
  * install (default 1024).  Applies to pools created afterwards. */
 void ipsec_offload_dpdk_set_pool_size(unsigned int n_sessions);

@@ -747,6 +747,12 @@ secmodel_flow_ops(void)
     return &model_flow_ops;
 }
 
+void
+secmodel_set_no_flow_ops(struct secmodel *m, bool no_flow_ops)
+{
+    m->cfg.no_flow_ops = no_flow_ops;
+}
+
 unsigned int
 secmodel_flows_flush(struct secmodel *m, uint16_t port_id)
 {

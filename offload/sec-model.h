@@ -244,6 +244,10 @@ const struct ipsec_offload_dpdk_flow_ops *secmodel_flow_ops(void);
  * the number of rules dropped. */
 unsigned int secmodel_flows_flush(struct secmodel *, uint16_t port_id);
 
+/* Makes the model's rte_flow calls fail with ENOSYS from now on (or no
+ * longer), as with secmodel_config.no_flow_ops. */
+void secmodel_set_no_flow_ops(struct secmodel *, bool);
+
 /* The session set_pkt_metadata() stored in 'm', or null. */
 void *secmodel_mbuf_session(const struct rte_mbuf *m);
 

@@ -747,6 +747,95 @@ test_rules_lost(void)
     nic_teardown(model, reg);
 }
 
+/* A port restart: the provider destroys the inbound SAs' rules before the
+ * stop and creates them again after the start (net_ring does not
+ * advertise RTE_ETH_DEV_CAPA_FLOW_RULE_KEEP); the NIC decrypts again.  A
+ * rule the PMD refuses after the restart is reported, and that SA's
+ * packets are decrypted in software. */
+static void
+test_restart(void)
+{
+    static const struct cfg c = {
+        "restart", ESP_SUITE_AES_GCM_128, false, false, false, false,
+    };
+    struct secmodel *model;
+    struct ipsec_offload *reg;
+    struct secmodel_counters cnt;
+    struct esp_sad *sad = esp_sad_create(), *sad2 = esp_sad_create();
+    struct esp_sa_params p;
+    struct inst in, in2, out;
+    unsigned int failed = 99;
+    char reason[256];
+
+    test_case = c.name;
+    reg = nic_setup(TABLE, &model);
+    if (!model) {
+        esp_sad_destroy(sad);
+        esp_sad_destroy(sad2);
+        return;
+    }
+    p = sa_params(&c, 0x9200, ESP_DIR_IN);
+    install(reg, &p, &in);
+    p = sa_params(&c, 0x9201, ESP_DIR_IN);
+    install(reg, &p, &in2);
+    p = sa_params(&c, 0x9202, ESP_DIR_OUT);
+    install(reg, &p, &out);
+    CHECK_EQ(esp_sad_add(sad, in.sa), 0);
+    secmodel_get_counters(model, &cnt);
+    CHECK_EQ(cnt.flows, 2);
+
+    /* Stop, start: both rules go, and come back. */
+    CHECK_EQ(rte_eth_dev_stop(ports.nic), 0);
+    CHECK_EQ(ipsec_offload_dpdk_port_stopping(ports.nic), 2);
+    secmodel_get_counters(model, &cnt);
+    CHECK_EQ(cnt.flows, 0);
+    CHECK_EQ(cnt.flow_destroyed, 2);
+    CHECK_EQ(cnt.live, 3);
+    CHECK_EQ(rte_eth_dev_start(ports.nic), 0);
+    CHECK_EQ(ipsec_offload_dpdk_port_started(ports.nic, &failed, reason,
+                                             sizeof reason), 2);
+    CHECK_EQ(failed, 0);
+    CHECK(!strcmp(reason, ""));
+    secmodel_get_counters(model, &cnt);
+    CHECK_EQ(cnt.flows, 2);
+    CHECK_EQ(cnt.flow_created, 4);
+    /* Another port's restart leaves them alone. */
+    CHECK_EQ(ipsec_offload_dpdk_port_stopping(ports.peer), 0);
+    CHECK_EQ(ipsec_offload_dpdk_port_started(ports.peer, NULL, reason,
+                                             sizeof reason), 0);
+    inbound(&c, &in, sad, model, true);
+
+    /* The PMD refuses the rules after the next restart: both SAs are
+     * reported, and the second one's traffic is decrypted in software. */
+    CHECK_EQ(ipsec_offload_dpdk_port_stopping(ports.nic), 2);
+    secmodel_set_no_flow_ops(model, true);
+    CHECK_EQ(ipsec_offload_dpdk_port_started(ports.nic, &failed, reason,
+                                             sizeof reason), 0);
+    CHECK_EQ(failed, 2);
+    CHECK(strstr(reason, "refused: operation not supported") != NULL);
+    secmodel_set_no_flow_ops(model, false);
+    /* A second start finds nothing left to bind. */
+    CHECK_EQ(ipsec_offload_dpdk_port_started(ports.nic, &failed, reason,
+                                             sizeof reason), 0);
+    CHECK_EQ(failed, 0);
+    CHECK_EQ(esp_sad_add(sad2, in2.sa), 0);
+    inbound(&c, &in2, sad2, model, false);
+    secmodel_get_counters(model, &cnt);
+    CHECK_EQ(cnt.rx_no_flow, N_PKTS + 2);
+
+    ipsec_offload_sa_remove(in.osa);
+    ipsec_offload_sa_remove(in2.osa);
+    ipsec_offload_sa_remove(out.osa);
+    secmodel_get_counters(model, &cnt);
+    CHECK_EQ(cnt.live, 0);
+    CHECK_EQ(cnt.flows, 0);
+    CHECK_EQ(cnt.flow_orphaned, 0);
+    esp_sa_destroy(out.sa);
+    esp_sad_destroy(sad);
+    esp_sad_destroy(sad2);
+    nic_teardown(model, reg);
+}
+
 /* TX without metadata, or with a session of another SPI: the model sends
  * no cleartext and counts a TX error; the peer's sw SA refuses it. */
 static void
@@ -1277,6 +1366,7 @@ main(int argc, char *argv[])
         test_suites();
         test_table_full();
         test_rules_lost();
+        test_restart();
         test_tx_errors();
     }
     test_case = "mbufs";

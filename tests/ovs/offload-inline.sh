@@ -44,6 +44,11 @@
 #      clear-text payload; the packets of the original still leave wan,
 #      encrypted by the model; then (7d) the ESP in UDP of a NAT-T inline
 #      SA, sent to lk0 only, is dropped the same way.
+#   8. (run after 3, before 7) a restart of wan (options:n_rxq_desc): the
+#      in SA's rte_flow rule is destroyed before the stop and created
+#      again after the start (net_af_packet does not keep rules), as
+#      logged; 3 ESP packets from Scapy afterwards are decrypted by the
+#      model, none in software (sa-show offload_sw 0).
 # The PMD thread spins for about 17 s; the test reserves 128 2 MiB
 # hugepages and gives back exactly those.  It skips (exit 0, with the
 # reason) when DPDK cannot be initialized here or the build has no model.
@@ -160,27 +165,30 @@ port_line=$(appctl sa ipsec/sa-show esp0 | head -1)
 check "2: ha's packets were copied into mbufs ($port_line)" \
     grep -q 'inline_tx_copy=[1-9]' <<< "$port_line"
 
-# 3: a corrupted ICV.
-cat > "$WORK/bad.py" <<'EOF'
+# 3: a corrupted ICV.  esp.py MAC SPI KEY good|bad SEQ: 3 ESP packets from
+# 10.2.0.2 to ha, sequence numbers SEQ..SEQ+2, ICVs corrupted with "bad".
+cat > "$WORK/esp.py" <<'EOF'
 import socket, sys
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.ipsec import ESP, SecurityAssociation
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 dst_mac, spi, key = sys.argv[1], int(sys.argv[2], 0), bytes.fromhex(sys.argv[3])
+bad, base = sys.argv[4] == "bad", int(sys.argv[5])
 sa = SecurityAssociation(ESP, spi=spi, crypt_algo="AES-GCM", crypt_key=key,
                          tunnel_header=IP(src="192.0.2.2", dst="192.0.2.1"))
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(("wan", 0))
 mine = open("/sys/class/net/wan/address").read().strip()
-for seq in (1000, 1001, 1002):
+for seq in range(base, base + 3):
     inner = IP(src="10.2.0.2", dst="10.1.0.2") / ICMP(id=7, seq=seq) / Raw(b"x" * 32)
     esp = bytearray(bytes(sa.encrypt(inner, seq_num=seq)))
-    esp[-1] ^= 0x5a        # The ICV.
+    if bad:
+        esp[-1] ^= 0x5a    # The ICV.
     s.send(bytes(Ether(src=mine, dst=dst_mac, type=0x800)) + bytes(esp))
 EOF
 f0=$(model rx_failed)
-in_ns gw "$PYTHON3" "$WORK/bad.py" $BR_WAN_MAC $IN "$K16$SALT_I"
+in_ns gw "$PYTHON3" "$WORK/esp.py" $BR_WAN_MAC $IN "$K16$SALT_I" bad 1000
 sleep 0.5
 check "3: the model flagged 3 RX_SEC_OFFLOAD_FAILED ($f0 -> $(model rx_failed))" \
     test "$(model rx_failed)" = $(( f0 + 3 ))
@@ -193,6 +201,32 @@ in_ns ha ping -c 1 -W 1 10.2.0.2 -q >/dev/null || true
 o1=$(sa_json sa esp0 $OUT out)
 check "3: the out SA still works (packets ${o0% *} -> ${o1% *}, tx_encrypted $e0 -> $(model tx_encrypted))" \
     test "${o1% *}" = $(( ${o0% *} + 1 )) -a "$(model tx_encrypted)" = $(( e0 + 1 ))
+
+# 8: a restart of wan (another RX ring size).  net_af_packet does not keep
+# rte_flow rules across a restart, so the in SA's rule is destroyed before
+# the stop and created again after the start; then ESP from Scapy is still
+# decrypted by the model, none in software.
+c0=$(model flow_created)
+d0=$(model flow_destroyed)
+vsctl sa set Interface wan options:n_rxq_desc=1024
+rule_back() { test "$(model flow_created)" = $(( c0 + 1 )); }
+retry 50 rule_back || true
+check "8: wan's restart destroyed the rule and created it again (destroyed $d0 -> $(model flow_destroyed), created $c0 -> $(model flow_created))" \
+    test "$(model flow_destroyed)/$(model flow_created)/$(model flows)" \
+        = "$(( d0 + 1 ))/$(( c0 + 1 ))/1"
+check "8: ovs-vswitchd logged the restart's rules" \
+    grep -q "wan: DPDK port [0-9]* restarted: created the 1 ESP rule" \
+        "$WORK/sa/ovs-vswitchd.log"
+x0=$(model rx_decrypted)
+p0=$(sa_json sa esp0 $IN in)
+in_ns gw "$PYTHON3" "$WORK/esp.py" $BR_WAN_MAC $IN "$K16$SALT_I" good 2000
+sleep 0.5
+check "8: the model decrypted Scapy's 3 ESP packets ($x0 -> $(model rx_decrypted))" \
+    test "$(model rx_decrypted)" = $(( x0 + 3 ))
+p1=$(sa_json sa esp0 $IN in)
+check "8: the in SA took them (${p0% *} -> ${p1% *}), none decrypted in software (offload_sw $(sa_field sa esp0 $IN in offload_sw))" \
+    test "${p1% *}/$(sa_field sa esp0 $IN in offload_sw)" \
+        = "$(( ${p0% *} + 3 ))/0"
 
 # 7: the ESP of the inline SA leaves through wan only, in the marked mbuf.
 veth lk0 sa lk1 gw

@@ -821,7 +821,10 @@ dpdk_sa_install(void *caps_, const struct ipsec_offload_port_info *port,
 
     ds->caps = dc;
     ds->spi = p->spi;
-    ds->dst = p->dst;
+    /* The rule matches what ESP of the SA arrives at: its own 'dst', or
+     * the port's address (a NIC such as ixgbe keys its RX SA table on
+     * the destination). */
+    ds->dst = p->dst.family ? p->dst : port->local;
     ds->udp_encap = p->udp_encap;
     if (!out && bind_ingress(ds, reason, size)) {
         rte_security_session_destroy(dc->ctx, ds->sess);

@@ -47,6 +47,10 @@ struct ipsec_offload_port_info {
                                  * "dummy", ...  Never null. */
     int dpdk_port_id;           /* ethdev port id, or -1 if the port is not
                                  * a DPDK ethdev. */
+    struct esp_addr local;      /* The address the port's ESP arrives at
+                                 * when the datapath knows one (a tunnel
+                                 * port's local_ip), for SAs without a
+                                 * 'dst'; family 0 if not. */
 };
 
 struct ipsec_offload_class {

@@ -342,6 +342,22 @@ ipsec_offload_port_set_config(struct ipsec_offload *reg, const char *name,
 }
 
 int
+ipsec_offload_port_set_local(struct ipsec_offload *reg, const char *name,
+                             const struct esp_addr *local)
+{
+    struct port *p = find_port(reg, name);
+
+    if (!p) {
+        return ENOENT;
+    }
+    memset(&p->info.local, 0, sizeof p->info.local);
+    if (local && (local->family == AF_INET || local->family == AF_INET6)) {
+        p->info.local = *local;
+    }
+    return 0;
+}
+
+int
 ipsec_offload_port_remove(struct ipsec_offload *reg, const char *name)
 {
     for (struct port **pp = &reg->ports; *pp; pp = &(*pp)->next) {

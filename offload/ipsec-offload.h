@@ -99,6 +99,12 @@ int ipsec_offload_port_add(struct ipsec_offload *, const char *name,
 int ipsec_offload_port_set_config(struct ipsec_offload *, const char *name,
                                   bool allow, const char *preference,
                                   char *err, size_t err_size);
+/* The address the port's ESP arrives at ('local' null or of family 0:
+ * unknown), which providers use for SAs that have no 'dst' (the NIC's
+ * receive rule of a tunnel port's transport-mode SA).  Applies to SAs
+ * installed afterwards.  Returns 0 or ENOENT. */
+int ipsec_offload_port_set_local(struct ipsec_offload *, const char *name,
+                                 const struct esp_addr *local);
 /* Returns 0, ENOENT, or EBUSY while SAs are installed on the port. */
 int ipsec_offload_port_remove(struct ipsec_offload *, const char *name);
 /* ipsec/offload-show: one line per port (or only 'name' if non-null) and

@@ -552,6 +552,10 @@ parse_flow(struct secmodel *m, uint16_t port_id,
     if (ret) {
         return ret;
     }
+    if (m->cfg.rule_needs_dst && !f->has_dst) {
+        return flow_error(error, ENOTSUP, RTE_FLOW_ERROR_TYPE_ITEM, it,
+                          "the RX SA table needs the destination address");
+    }
     for (it++; it->type != RTE_FLOW_ITEM_TYPE_END; it++) {
         if (it->type == RTE_FLOW_ITEM_TYPE_VOID) {
             continue;

@@ -103,7 +103,8 @@
  *
  *   attr     ingress only, group 0, no transfer
  *   pattern  [ETH, no spec] / IPV4 or IPV6 (no spec, or the destination
- *            with a full mask; nothing else masked) / [UDP: destination
+ *            with a full mask; nothing else masked; with rule_needs_dst
+ *            the destination is required) / [UDP: destination
  *            port with a full mask, only for a session with UDP
  *            encapsulation, and required for one] / ESP (SPI with a full
  *            mask, the session's) / END; VOID items are skipped
@@ -164,6 +165,9 @@ struct secmodel_config {
                                          * 0: twice sa_table_size. */
     bool no_flow_ops;           /* rte_flow calls fail with ENOSYS, as on
                                  * a PMD without flow ops. */
+    bool rule_needs_dst;        /* A rule must match a destination
+                                 * address, as ixgbe's RX SA table (keyed
+                                 * on it) needs: ENOTSUP otherwise. */
 };
 
 struct secmodel_counters {

@@ -30,6 +30,7 @@ enum caps_preset {
     CAPS_NO_FLOW,       /* ixgbe-like, but rte_flow fails (no flow ops). */
     CAPS_ONE_RULE,      /* ixgbe-like with room for one rte_flow rule. */
     CAPS_PROTO_NO_FLOW, /* CAPS_PROTO without flow ops. */
+    CAPS_NEEDS_DST,     /* ixgbe-like: a rule needs the destination. */
 };
 
 static const uint32_t ALL_ALGS = (SECMODEL_AES_GCM_128 | SECMODEL_AES_GCM_256
@@ -91,6 +92,9 @@ preset(enum caps_preset p)
     case CAPS_PROTO_NO_FLOW:
         c = preset(CAPS_PROTO);
         c.no_flow_ops = true;
+        break;
+    case CAPS_NEEDS_DST:
+        c.rule_needs_dst = true;
         break;
     }
     return c;
@@ -189,6 +193,7 @@ enum port_preset {
     PORT_NONE,          /* The SA names no port. */
     PORT_UNKNOWN,       /* The SA names a port the registry lacks. */
     GLOBAL_DISABLED,    /* "dpdk0", offload disabled globally. */
+    PORT_LOCAL,         /* "dpdk0", its ESP arrives at 198.51.100.2. */
 };
 
 struct select_case {
@@ -313,6 +318,17 @@ static const struct select_case cases[] = {
       "0x00001006 over IPv4 refused: operation not supported (Function not "
       "implemented); dpdk-inline-crypto: port dpdk0: no rte_security "
       "inline-crypto ESP capability", CDEV_NONE },
+    { "ixgbe-like: a rule needs the destination", SA_GCM128_IN_TRANSPORT_ANY,
+      CAPS_NEEDS_DST, PORT_DPDK0, "dpdk-inline-crypto,sw", "sw",
+      "dpdk-inline-crypto: port dpdk0: rte_flow ESP rule for SPI 0x0000100d "
+      "over IPv4 refused: the RX SA table needs the destination address "
+      "(Operation not supported)", CDEV_NONE },
+    { "ixgbe-like: the port's address makes the rule",
+      SA_GCM128_IN_TRANSPORT_ANY, CAPS_NEEDS_DST, PORT_LOCAL,
+      "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "", CDEV_NONE },
+    { "ixgbe-like: the SA's own destination", SA_GCM128_IN, CAPS_NEEDS_DST,
+      PORT_LOCAL, "dpdk-inline-crypto,sw", "dpdk-inline-crypto", "",
+      CDEV_NONE },
     { "no security context", SA_GCM128_OUT, CAPS_NONE, PORT_DPDK0,
       "dpdk-inline-crypto,sw", "sw",
       "dpdk-inline-crypto: port dpdk0: no rte_security context", CDEV_NONE },
@@ -475,10 +491,17 @@ run_case(const struct select_case *c)
     if (c->port == GLOBAL_DISABLED) {
         ipsec_offload_set_enabled(reg, false);
     }
+    if (c->port == PORT_LOCAL) {
+        struct esp_addr local = { .family = AF_INET };
+
+        local.v4.s_addr = htonl(0xc6336402);
+        CHECK_EQ(ipsec_offload_port_set_local(reg, port, &local), 0);
+    }
     if (c->port == PORT_NONE) {
         port = NULL;
     } else if (c->port == PORT_UNKNOWN) {
         port = "dpdk9";
+        CHECK_EQ(ipsec_offload_port_set_local(reg, port, NULL), ENOENT);
     }
 
     error = ipsec_offload_sa_install(reg, port, &params, NULL, &osa,
@@ -511,7 +534,8 @@ run_case(const struct select_case *c)
             CHECK_EQ(mc.live, 1);
             /* An ingress SA is bound by its ESP rule(s). */
             CHECK_EQ(mc.flows, (params.dir == ESP_DIR_OUT ? 0
-                                : params.dst.family ? 1 : 2));
+                                : params.dst.family || c->port == PORT_LOCAL
+                                ? 1 : 2));
         } else {
             CHECK_EQ(mc.live, 0);
             CHECK_EQ(mc.flows, 0);

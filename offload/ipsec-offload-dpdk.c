@@ -1018,6 +1018,18 @@ ipsec_offload_dpdk_ipsec_event(uint16_t port_id, int event, void *cb_arg,
 }
 
 int
+ipsec_offload_dpdk_sa_rules(const struct ipsec_offload_sa *osa)
+{
+    const struct dpdk_sa *ds;
+
+    if (ipsec_offload_dpdk_sa_session(osa, NULL, NULL, NULL)) {
+        return -1;
+    }
+    ds = ipsec_offload_sa_priv(osa);
+    return ds->out ? -1 : (int) ds->n_flows;
+}
+
+int
 ipsec_offload_dpdk_sa_session(const struct ipsec_offload_sa *osa,
                               struct rte_security_ctx **ctxp, void **sessp,
                               uint32_t *ol_flagsp)

@@ -128,6 +128,11 @@ int ipsec_offload_dpdk_sa_session(const struct ipsec_offload_sa *osa,
                                   struct rte_security_ctx **ctxp,
                                   void **sessp, uint32_t *ol_flagsp);
 
+/* The number of live rte_flow ESP rules of inbound SA 'osa' (0 after a
+ * port restart whose re-creation the PMD refused), or -1 if 'osa' is not
+ * an inbound SA of a dpdk provider.  The thread that installs SAs. */
+int ipsec_offload_dpdk_sa_rules(const struct ipsec_offload_sa *osa);
+
 /* Per packet, TX, for an SA taken by dpdk-inline-crypto (the datapath
  * encapsulated it in inline mode, esp.h): sets RTE_MBUF_F_TX_SEC_OFFLOAD
  * and, if 'ol_flags' (from ipsec_offload_dpdk_sa_session()) has

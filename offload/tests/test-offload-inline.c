@@ -783,6 +783,8 @@ test_restart(void)
     CHECK_EQ(esp_sad_add(sad, in.sa), 0);
     secmodel_get_counters(model, &cnt);
     CHECK_EQ(cnt.flows, 2);
+    CHECK_EQ(ipsec_offload_dpdk_sa_rules(in.osa), 1);
+    CHECK_EQ(ipsec_offload_dpdk_sa_rules(out.osa), -1);
 
     /* Stop, start: both rules go, and come back. */
     CHECK_EQ(rte_eth_dev_stop(ports.nic), 0);
@@ -791,6 +793,7 @@ test_restart(void)
     CHECK_EQ(cnt.flows, 0);
     CHECK_EQ(cnt.flow_destroyed, 2);
     CHECK_EQ(cnt.live, 3);
+    CHECK_EQ(ipsec_offload_dpdk_sa_rules(in.osa), 0);
     CHECK_EQ(rte_eth_dev_start(ports.nic), 0);
     CHECK_EQ(ipsec_offload_dpdk_port_started(ports.nic, &failed, reason,
                                              sizeof reason), 2);
@@ -813,6 +816,7 @@ test_restart(void)
                                              sizeof reason), 0);
     CHECK_EQ(failed, 2);
     CHECK(strstr(reason, "refused: operation not supported") != NULL);
+    CHECK_EQ(ipsec_offload_dpdk_sa_rules(in2.osa), 0);
     secmodel_set_no_flow_ops(model, false);
     /* A second start finds nothing left to bind. */
     CHECK_EQ(ipsec_offload_dpdk_port_started(ports.nic, &failed, reason,

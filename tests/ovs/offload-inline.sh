@@ -63,6 +63,7 @@ set -eu
 . "$(dirname "$0")/sites.sh"
 need_root_and_tools offload-inline
 GATEWAY=$(cd "$(dirname "$0")" && pwd)/scapy-gateway.py
+SCAPY_ESP=$(cd "$(dirname "$0")" && pwd)/scapy-esp.py
 
 OVS=$(cd "${1:-build/ovs/src}" && pwd)
 PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
@@ -117,6 +118,8 @@ check "1: sa-show says offload=dpdk-inline-crypto" \
 check "1: the model has 2 live sessions ($(model live))" \
     test "$(model live)" = 2
 check_model_rules 1 1
+check "1: sa-show counts the in SA's rule ($(sa_field sa esp0 $IN in rte_flow_rules))" \
+    test "$(sa_field sa esp0 $IN in rte_flow_rules)" = 1
 # netdev-dpdk asks for the RX/TX security offloads only where the device
 # advertises them; net_af_packet does not (the model works in callbacks).
 check "1: wan's configuration says rx/tx_security_offload=false" \
@@ -165,30 +168,10 @@ port_line=$(appctl sa ipsec/sa-show esp0 | head -1)
 check "2: ha's packets were copied into mbufs ($port_line)" \
     grep -q 'inline_tx_copy=[1-9]' <<< "$port_line"
 
-# 3: a corrupted ICV.  esp.py MAC SPI KEY good|bad SEQ: 3 ESP packets from
-# 10.2.0.2 to ha, sequence numbers SEQ..SEQ+2, ICVs corrupted with "bad".
-cat > "$WORK/esp.py" <<'EOF'
-import socket, sys
-from scapy.layers.inet import ICMP, IP
-from scapy.layers.ipsec import ESP, SecurityAssociation
-from scapy.layers.l2 import Ether
-from scapy.packet import Raw
-dst_mac, spi, key = sys.argv[1], int(sys.argv[2], 0), bytes.fromhex(sys.argv[3])
-bad, base = sys.argv[4] == "bad", int(sys.argv[5])
-sa = SecurityAssociation(ESP, spi=spi, crypt_algo="AES-GCM", crypt_key=key,
-                         tunnel_header=IP(src="192.0.2.2", dst="192.0.2.1"))
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("wan", 0))
-mine = open("/sys/class/net/wan/address").read().strip()
-for seq in range(base, base + 3):
-    inner = IP(src="10.2.0.2", dst="10.1.0.2") / ICMP(id=7, seq=seq) / Raw(b"x" * 32)
-    esp = bytearray(bytes(sa.encrypt(inner, seq_num=seq)))
-    if bad:
-        esp[-1] ^= 0x5a    # The ICV.
-    s.send(bytes(Ether(src=mine, dst=dst_mac, type=0x800)) + bytes(esp))
-EOF
+# 3: a corrupted ICV (scapy-esp.py: ESP from 10.2.0.2 to ha, one packet per
+# sequence number given).
 f0=$(model rx_failed)
-in_ns gw "$PYTHON3" "$WORK/esp.py" $BR_WAN_MAC $IN "$K16$SALT_I" bad 1000
+in_ns gw "$PYTHON3" "$SCAPY_ESP" $BR_WAN_MAC $IN "$K16$SALT_I" bad 1000 1001 1002
 sleep 0.5
 check "3: the model flagged 3 RX_SEC_OFFLOAD_FAILED ($f0 -> $(model rx_failed))" \
     test "$(model rx_failed)" = $(( f0 + 3 ))
@@ -214,12 +197,14 @@ retry 50 rule_back || true
 check "8: wan's restart destroyed the rule and created it again (destroyed $d0 -> $(model flow_destroyed), created $c0 -> $(model flow_created))" \
     test "$(model flow_destroyed)/$(model flow_created)/$(model flows)" \
         = "$(( d0 + 1 ))/$(( c0 + 1 ))/1"
+check "8: sa-show says the in SA has its rule again ($(sa_field sa esp0 $IN in rte_flow_rules))" \
+    test "$(sa_field sa esp0 $IN in rte_flow_rules)" = 1
 check "8: ovs-vswitchd logged the restart's rules" \
     grep -q "wan: DPDK port [0-9]* restarted: created the 1 ESP rule" \
         "$WORK/sa/ovs-vswitchd.log"
 x0=$(model rx_decrypted)
 p0=$(sa_json sa esp0 $IN in)
-in_ns gw "$PYTHON3" "$WORK/esp.py" $BR_WAN_MAC $IN "$K16$SALT_I" good 2000
+in_ns gw "$PYTHON3" "$SCAPY_ESP" $BR_WAN_MAC $IN "$K16$SALT_I" good 2000 2001 2002
 sleep 0.5
 check "8: the model decrypted Scapy's 3 ESP packets ($x0 -> $(model rx_decrypted))" \
     test "$(model rx_decrypted)" = $(( x0 + 3 ))

@@ -62,6 +62,7 @@ set -eu
 . "$(dirname "$0")/sites.sh"
 need_root_and_tools offload-proto
 GATEWAY=$(cd "$(dirname "$0")" && pwd)/scapy-gateway.py
+SCAPY_ESP=$(cd "$(dirname "$0")" && pwd)/scapy-esp.py
 
 OVS=$(cd "${1:-build/ovs/src}" && pwd)
 PATH=$OVS/utilities:$OVS/vswitchd:$OVS/ovsdb:$PATH
@@ -174,28 +175,8 @@ check "2: and the log" grep -q "SA 0x00007201 (dpdk-inline-protocol) reported so
     "$WORK/sa/ovs-vswitchd.log"
 
 # 3 and 4: ESP from "Scapy" that the NIC refuses.
-cat > "$WORK/esp.py" <<'EOF'
-import socket, sys
-from scapy.layers.inet import ICMP, IP
-from scapy.layers.ipsec import ESP, SecurityAssociation
-from scapy.layers.l2 import Ether
-from scapy.packet import Raw
-dst_mac, spi, key = sys.argv[1], int(sys.argv[2], 0), bytes.fromhex(sys.argv[3])
-corrupt, seqs = sys.argv[4] == "bad", [int(x) for x in sys.argv[5:]]
-sa = SecurityAssociation(ESP, spi=spi, crypt_algo="AES-GCM", crypt_key=key,
-                         tunnel_header=IP(src="192.0.2.2", dst="192.0.2.1"))
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("wan", 0))
-mine = open("/sys/class/net/wan/address").read().strip()
-for seq in seqs:
-    inner = IP(src="10.2.0.2", dst="10.1.0.2") / ICMP(id=7, seq=seq) / Raw(b"x" * 32)
-    esp = bytearray(bytes(sa.encrypt(inner, seq_num=seq)))
-    if corrupt:
-        esp[-1] ^= 0x5a        # The ICV.
-    s.send(bytes(Ether(src=mine, dst=dst_mac, type=0x800)) + bytes(esp))
-EOF
 f0=$(model proto_rx_auth)
-in_ns gw "$PYTHON3" "$WORK/esp.py" $BR_WAN_MAC $IN "$K16$SALT_I" bad 1000 1001 1002
+in_ns gw "$PYTHON3" "$SCAPY_ESP" $BR_WAN_MAC $IN "$K16$SALT_I" bad 1000 1001 1002
 sleep 0.5
 check "3: the model refused 3 bad ICVs ($f0 -> $(model proto_rx_auth))" \
     test "$(model proto_rx_auth)" = $(( f0 + 3 ))
@@ -204,13 +185,13 @@ check "3: the in SA dropped them as offload_auth ($(sa_drops sa esp0 $IN in))" \
 r0=$(model proto_replay)
 i0=$(sa_json sa esp0 $IN in)
 # Sequence number 1 was the gateway's first packet: a duplicate.
-in_ns gw "$PYTHON3" "$WORK/esp.py" $BR_WAN_MAC $IN "$K16$SALT_I" good 1
+in_ns gw "$PYTHON3" "$SCAPY_ESP" $BR_WAN_MAC $IN "$K16$SALT_I" good 1
 sleep 0.5
 check "4: the model refused the replayed packet ($r0 -> $(model proto_replay))" \
     test "$(model proto_replay)" = $(( r0 + 1 ))
 check "4: the in SA dropped it as offload_auth ($(sa_drops sa esp0 $IN in))" \
     test "$(sa_drops sa esp0 $IN in)" = offload_auth:4
-in_ns gw "$PYTHON3" "$WORK/esp.py" $BR_WAN_MAC $IN "$K16$SALT_I" good 2000
+in_ns gw "$PYTHON3" "$SCAPY_ESP" $BR_WAN_MAC $IN "$K16$SALT_I" good 2000
 sleep 0.5
 i1=$(sa_json sa esp0 $IN in)
 check "4: a fresh packet still passes (packets ${i0% *} -> ${i1% *})" \

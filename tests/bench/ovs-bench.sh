@@ -72,12 +72,16 @@
 #                 (inline crypto, esp0 pops it) or decapsulated by it
 #                 (inline protocol: the datapath takes the inner packet
 #                 into esp0, ipsec_offload_dpdk_proto_rx())
+#           nicr-vx-64, nicr-vx-1400 (net_pcap, infinite rx, model): the
+#                 VXLAN + ESP of vxe's decap rows, decrypted by the model
 #
 # A model stays on its port for the life of ovs-vswitchd, so these ports
 # stay too; those not in use are kept administratively down (ovs-ofctl
-# mod-port), which stops their polling and so their traffic.  Only the
-# esp port can drive inline offload (options:ipsec-offload-port, patches
-# 0009 and 0014): VXLAN + ESP transport (vxe) has no inline rows.  Each
+# mod-port), which stops their polling and so their traffic.  Then vxe
+# (VXLAN + ESP transport) on sw and on inline crypto (patch 0018; inline
+# protocol is tunnel mode only), the same traffic as its first-phase rows,
+# its SAs checked to be on the provider (its inline ESP is checked with
+# Scapy by tests/ovs/offload-tunnels.sh, not here).  Each
 # window also reads ipsec/nic-model-show: the TSC cycles the model's RX/TX
 # callbacks spent (the crypto, or all of ESP, that a real NIC does in
 # hardware; they run on the PMD core) are subtracted per packet for the
@@ -85,7 +89,7 @@
 # too (the model then keeps no window: the decap pcap repeats).  Before
 # measuring, every provider's ESP is checked with Scapy both ways as
 # above, and each SA must show the provider it is measured on (an SA that
-# fell back to sw fails the bench).  About 2.2 more minutes.
+# fell back to sw fails the bench).  About 3 more minutes.
 #
 # The machine may be shared: each window also measures the share of time
 # the PMD thread was on a CPU (/proc/.../schedstat), and the report gives
@@ -545,6 +549,30 @@ sys.exit(0 if ok else 1)' "$prov" "$engine" <<< "$json") \
     appctl tnl/ports/show -v | grep 'proto=50' | grep -q '^esp_sys' \
         || die "ESP is not received by esp0 any more"
 }
+# vxe's SAs (SPIs and keys as above) on PROVIDER; with PORT, vxe's
+# options:ipsec-offload-port=PORT (patch 0018).  Fails unless both SAs run
+# on PROVIDER.
+vx_sas() {   # vx_sas PROVIDER [PORT]
+    local prov=$1 port=${2:-} order=$1,sw got
+    [ "$prov" = sw ] && order=sw
+    appctl ipsec/sa-flush vxe >/dev/null
+    vsctl set Open_vSwitch . other_config:ipsec-offload-order="$order"
+    if [ -n "$port" ]; then
+        vsctl set Interface vxe options:ipsec-offload-port="$port"
+    else
+        vsctl remove Interface vxe options ipsec-offload-port
+    fi
+    appctl ipsec/sa-add vxe out \
+        "spi=0x2001,mode=transport,aead=aes-gcm-128,key=$K_OUT"
+    appctl ipsec/sa-add vxe in \
+        "spi=0x1001,mode=transport,aead=aes-gcm-128,key=$K_IN,replay-window=0"
+    got=$(appctl ipsec/sa-show vxe --json | "$PYTHON3" -c '
+import json, sys
+sas = json.load(sys.stdin)["sas"]
+print(" ".join(sorted("%s:%s" % (sa["dir"], sa["offload"]) for sa in sas)))')
+    [ "$got" = "in:$prov out:$prov" ] \
+        || die "vxe's SAs are not both on $prov: $got"
+}
 port_state() {   # port_state NAME up|down
     ofctl mod-port br-phy "$1" "$2"
 }
@@ -632,6 +660,39 @@ off_decap() {   # off_decap PROVIDER SIZE ROUND
         del_port br-phy dsrc
     fi
 }
+# vxe (VXLAN + ESP transport) on sw and inline crypto, after esp0's
+# providers: the same inner frames (encap, into the NIC model's nicw) and
+# the same VXLAN + ESP pcaps as its rows in the first phase (decap, from
+# the model ports nicr-vx-64 / nicr-vx-1400, OpenFlow 8 and 9).
+vx_encap() {   # vx_encap PROVIDER SIZE ROUND
+    local wire=1 mode=off-vx-sw
+    if is_inline "$1"; then
+        wire=5
+        mode=off-vx-inline
+        port_state nicw up
+        vx_sas "$1" nicw
+    else
+        vx_sas "$1"
+    fi
+    ofctl add-flow br-phy in_port=LOCAL,actions=$wire
+    appctl revalidator/purge >/dev/null
+    measure encap "$mode" "$2" "$3"
+    [ $wire = 1 ] || port_state nicw down
+}
+vx_decap() {   # vx_decap PROVIDER SIZE ROUND
+    if is_inline "$1"; then
+        vx_sas "$1" "nicr-vx-$2"
+        port_state "nicr-vx-$2" up
+        measure decap off-vx-inline "$2" "$3"
+        port_state "nicr-vx-$2" down
+    else
+        vx_sas "$1"
+        dpdk_port br-phy dsrc 3 \
+            "rx_pcap=$WORK/dec-vxlan-esp-$2.pcap,infinite_rx=1"
+        measure decap off-vx-sw "$2" "$3"
+        del_port br-phy dsrc
+    fi
+}
 OFF_PROVIDERS="sw dpdk-inline-crypto dpdk-inline-protocol"
 OFF_PROVIDERS+=" dpdk-lookaside dpdk-cpu-crypto"
 if [ "$OFFLOAD" = 1 ]; then
@@ -664,6 +725,13 @@ if [ "$OFFLOAD" = 1 ]; then
     dpdk_port br-phy nicr-1400 7 \
         "rx_pcap=$WORK/dec-esp-1400.pcap,infinite_rx=1" "${MODEL_CFG[@]}"
     port_state nicr-1400 down
+    dpdk_port br-phy nicr-vx-64 8 \
+        "rx_pcap=$WORK/dec-vxlan-esp-64.pcap,infinite_rx=1" "${MODEL_CFG[@]}"
+    port_state nicr-vx-64 down
+    dpdk_port br-phy nicr-vx-1400 9 \
+        "rx_pcap=$WORK/dec-vxlan-esp-1400.pcap,infinite_rx=1" \
+        "${MODEL_CFG[@]}"
+    port_state nicr-vx-1400 down
     OFF_FAILED=
     for prov in dpdk-inline-crypto dpdk-inline-protocol dpdk-lookaside \
         dpdk-cpu-crypto; do
@@ -687,6 +755,9 @@ if [ "$OFFLOAD" = 1 ]; then
         ofctl add-flow br-phy in_port=3,actions=LOCAL
         ofctl add-flow br-phy in_port=6,actions=LOCAL
         ofctl add-flow br-phy in_port=7,actions=LOCAL
+        ofctl add-flow br-phy in_port=8,actions=LOCAL
+        ofctl add-flow br-phy in_port=9,actions=LOCAL
+        ofctl add-flow br-int in_port=11,actions=1
         ofctl add-flow br-int in_port=12,actions=1
         MODEL=1
         for r in $(seq "$ROUNDS"); do
@@ -697,9 +768,16 @@ if [ "$OFFLOAD" = 1 ]; then
                 for prov in $OFF_PROVIDERS; do
                     off_encap "$prov" "$size" "$r"
                 done
+                ofctl add-flow br-int in_port=3,actions=11
+                for prov in sw dpdk-inline-crypto; do
+                    vx_encap "$prov" "$size" "$r"
+                done
                 del_port br-int src
                 for prov in $OFF_PROVIDERS; do
                     off_decap "$prov" "$size" "$r"
+                done
+                for prov in sw dpdk-inline-crypto; do
+                    vx_decap "$prov" "$size" "$r"
                 done
             done
         done

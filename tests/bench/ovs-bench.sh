@@ -630,66 +630,53 @@ off_verify() {   # off_verify PROVIDER: esp0's ESP both ways, by Scapy.
     "$PYTHON3" "$HERE/ovs-bench.py" verify-esp "$WORK" "$tag" \
         > "$WORK/verify-$tag.txt" || OFF_FAILED+=" $tag"
 }
-off_encap() {   # off_encap PROVIDER SIZE ROUND
-    local mode=off-${1#dpdk-} wire=1
+# off_encap / off_decap PORT PROVIDER SIZE ROUND: the IPsec port PORT's
+# SAs on PROVIDER, measured as mode off-[vx-]<provider>.  esp0: the inner
+# frames into the null sink (sw, cryptodevs) or the NIC model's nicw
+# (inline), and for decap Scapy's ESP from dsrc or the model ports
+# nicr-64 / nicr-1400.  vxe (VXLAN + ESP transport, after esp0's
+# providers, sw and inline crypto only): the same, with the first phase's
+# VXLAN + ESP pcaps, from the model ports nicr-vx-64 / nicr-vx-1400
+# (OpenFlow 8 and 9) for inline.
+off_mode() {   # off_mode PORT PROVIDER: the measured mode's name.
+    local mode=off-${2#dpdk-}
     mode=${mode%-crypto}
-    if is_inline "$1"; then
+    [ "$1" = vxe ] && mode=off-vx-${mode#off-}
+    echo "$mode"
+}
+port_sas() {   # port_sas PORT PROVIDER [OFFLOAD_PORT]
+    if [ "$1" = vxe ]; then vx_sas "${@:2}"; else off_sas "${@:2}"; fi
+}
+off_encap() {   # off_encap PORT PROVIDER SIZE ROUND
+    local wire=1
+    if is_inline "$2"; then
         wire=5
         port_state nicw up
-        off_sas "$1" nicw
+        port_sas "$1" "$2" nicw
     else
-        off_sas "$1"
+        port_sas "$1" "$2"
     fi
     ofctl add-flow br-phy in_port=LOCAL,actions=$wire
     appctl revalidator/purge >/dev/null
-    measure encap "$mode" "$2" "$3"
+    measure encap "$(off_mode "$1" "$2")" "$3" "$4"
     [ $wire = 1 ] || port_state nicw down
 }
-off_decap() {   # off_decap PROVIDER SIZE ROUND
-    local mode=off-${1#dpdk-}
-    mode=${mode%-crypto}
-    if is_inline "$1"; then
-        off_sas "$1" "nicr-$2"
-        port_state "nicr-$2" up
-        measure decap "$mode" "$2" "$3"
-        port_state "nicr-$2" down
-    else
-        off_sas "$1"
-        dpdk_port br-phy dsrc 3 "rx_pcap=$WORK/dec-esp-$2.pcap,infinite_rx=1"
-        measure decap "$mode" "$2" "$3"
-        del_port br-phy dsrc
+off_decap() {   # off_decap PORT PROVIDER SIZE ROUND
+    local mode nic=nicr-$3 pcap=dec-esp-$3.pcap
+    mode=$(off_mode "$1" "$2")
+    if [ "$1" = vxe ]; then
+        nic=nicr-vx-$3
+        pcap=dec-vxlan-esp-$3.pcap
     fi
-}
-# vxe (VXLAN + ESP transport) on sw and inline crypto, after esp0's
-# providers: the same inner frames (encap, into the NIC model's nicw) and
-# the same VXLAN + ESP pcaps as its rows in the first phase (decap, from
-# the model ports nicr-vx-64 / nicr-vx-1400, OpenFlow 8 and 9).
-vx_encap() {   # vx_encap PROVIDER SIZE ROUND
-    local wire=1 mode=off-vx-sw
-    if is_inline "$1"; then
-        wire=5
-        mode=off-vx-inline
-        port_state nicw up
-        vx_sas "$1" nicw
+    if is_inline "$2"; then
+        port_sas "$1" "$2" "$nic"
+        port_state "$nic" up
+        measure decap "$mode" "$3" "$4"
+        port_state "$nic" down
     else
-        vx_sas "$1"
-    fi
-    ofctl add-flow br-phy in_port=LOCAL,actions=$wire
-    appctl revalidator/purge >/dev/null
-    measure encap "$mode" "$2" "$3"
-    [ $wire = 1 ] || port_state nicw down
-}
-vx_decap() {   # vx_decap PROVIDER SIZE ROUND
-    if is_inline "$1"; then
-        vx_sas "$1" "nicr-vx-$2"
-        port_state "nicr-vx-$2" up
-        measure decap off-vx-inline "$2" "$3"
-        port_state "nicr-vx-$2" down
-    else
-        vx_sas "$1"
-        dpdk_port br-phy dsrc 3 \
-            "rx_pcap=$WORK/dec-vxlan-esp-$2.pcap,infinite_rx=1"
-        measure decap off-vx-sw "$2" "$3"
+        port_sas "$1" "$2"
+        dpdk_port br-phy dsrc 3 "rx_pcap=$WORK/$pcap,infinite_rx=1"
+        measure decap "$mode" "$3" "$4"
         del_port br-phy dsrc
     fi
 }
@@ -766,18 +753,18 @@ if [ "$OFFLOAD" = 1 ]; then
                     "rx_pcap=$WORK/inner-$size.pcap,infinite_rx=1"
                 ofctl add-flow br-int in_port=3,actions=12
                 for prov in $OFF_PROVIDERS; do
-                    off_encap "$prov" "$size" "$r"
+                    off_encap esp0 "$prov" "$size" "$r"
                 done
                 ofctl add-flow br-int in_port=3,actions=11
                 for prov in sw dpdk-inline-crypto; do
-                    vx_encap "$prov" "$size" "$r"
+                    off_encap vxe "$prov" "$size" "$r"
                 done
                 del_port br-int src
                 for prov in $OFF_PROVIDERS; do
-                    off_decap "$prov" "$size" "$r"
+                    off_decap esp0 "$prov" "$size" "$r"
                 done
                 for prov in sw dpdk-inline-crypto; do
-                    vx_decap "$prov" "$size" "$r"
+                    off_decap vxe "$prov" "$size" "$r"
                 done
             done
         done

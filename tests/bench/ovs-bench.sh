@@ -513,27 +513,38 @@ done
 # --- offload providers (the ESP tunnel port) ------------------------------
 OFFLOAD_VERIFY=
 OFFLOAD_SETUP=
-# esp0's SAs (SPIs and keys as above) on PROVIDER; with PORT, esp0's
-# options:ipsec-offload-port=PORT.  Fails unless both SAs run on PROVIDER.
-off_sas() {   # off_sas PROVIDER [PORT]
-    local prov=$1 port=${2:-} order=$1,sw engine='' json got
+# port_sas PORT PROVIDER [OFFLOAD_PORT]: the IPsec port PORT's SAs (esp0
+# or vxe; SPIs and keys as above) flushed and installed again on PROVIDER;
+# with OFFLOAD_PORT, PORT's options:ipsec-offload-port=OFFLOAD_PORT (vxe:
+# patch 0018).  Fails unless both SAs run on PROVIDER (and, for lookaside
+# and CPU crypto, on its cryptodev engine) and PORT still receives its ESP.
+port_sas() {
+    local ipp=$1 prov=$2 port=${3:-} order=$2,sw engine='' got sys
     [ "$prov" = sw ] && order=sw
     case $prov in
     dpdk-lookaside) engine=cryptodev-lookaside ;;
     dpdk-cpu-crypto) engine=cryptodev-cpu ;;
     esac
-    appctl ipsec/sa-flush esp0 >/dev/null
+    appctl ipsec/sa-flush "$ipp" >/dev/null
     vsctl set Open_vSwitch . other_config:ipsec-offload-order="$order"
     if [ -n "$port" ]; then
-        vsctl set Interface esp0 options:ipsec-offload-port="$port"
+        vsctl set Interface "$ipp" options:ipsec-offload-port="$port"
     else
-        vsctl remove Interface esp0 options ipsec-offload-port
+        vsctl remove Interface "$ipp" options ipsec-offload-port
     fi
-    appctl ipsec/sa-add esp0 out \
-        "spi=0x2002,src=192.0.2.11,dst=192.0.2.4,aead=aes-gcm-128,key=$K_OUT"
-    appctl ipsec/sa-add esp0 in "$ESP0_IN,key=$K_IN,replay-window=0"
-    json=$(appctl ipsec/sa-show esp0 --json)
-    got=$("$PYTHON3" -c '
+    if [ "$ipp" = vxe ]; then
+        sys=vxlan_sys_4789
+        appctl ipsec/sa-add vxe out \
+            "spi=0x2001,mode=transport,aead=aes-gcm-128,key=$K_OUT"
+        appctl ipsec/sa-add vxe in \
+            "spi=0x1001,mode=transport,aead=aes-gcm-128,key=$K_IN,replay-window=0"
+    else
+        sys=esp_sys
+        appctl ipsec/sa-add esp0 out \
+            "spi=0x2002,src=192.0.2.11,dst=192.0.2.4,aead=aes-gcm-128,key=$K_OUT"
+        appctl ipsec/sa-add esp0 in "$ESP0_IN,key=$K_IN,replay-window=0"
+    fi
+    got=$(appctl ipsec/sa-show "$ipp" --json | "$PYTHON3" -c '
 import json, sys
 prov, engine = sys.argv[1], sys.argv[2]
 sas = json.load(sys.stdin)["sas"]
@@ -543,35 +554,11 @@ ok = (sorted(sa["dir"] for sa in sas) == ["in", "out"]
 print("; ".join("%s SA: offload=%s engine=%s reason=%s" % (
     sa["dir"], sa["offload"], sa["engine"], sa["offload_reason"] or "-")
     for sa in sas))
-sys.exit(0 if ok else 1)' "$prov" "$engine" <<< "$json") \
-        || die "esp0's SAs are not both on $prov${engine:+ ($engine)}:" \
+sys.exit(0 if ok else 1)' "$prov" "$engine") \
+        || die "$ipp's SAs are not both on $prov${engine:+ ($engine)}:" \
                "sa-show says: $got"
-    appctl tnl/ports/show -v | grep 'proto=50' | grep -q '^esp_sys' \
-        || die "ESP is not received by esp0 any more"
-}
-# vxe's SAs (SPIs and keys as above) on PROVIDER; with PORT, vxe's
-# options:ipsec-offload-port=PORT (patch 0018).  Fails unless both SAs run
-# on PROVIDER.
-vx_sas() {   # vx_sas PROVIDER [PORT]
-    local prov=$1 port=${2:-} order=$1,sw got
-    [ "$prov" = sw ] && order=sw
-    appctl ipsec/sa-flush vxe >/dev/null
-    vsctl set Open_vSwitch . other_config:ipsec-offload-order="$order"
-    if [ -n "$port" ]; then
-        vsctl set Interface vxe options:ipsec-offload-port="$port"
-    else
-        vsctl remove Interface vxe options ipsec-offload-port
-    fi
-    appctl ipsec/sa-add vxe out \
-        "spi=0x2001,mode=transport,aead=aes-gcm-128,key=$K_OUT"
-    appctl ipsec/sa-add vxe in \
-        "spi=0x1001,mode=transport,aead=aes-gcm-128,key=$K_IN,replay-window=0"
-    got=$(appctl ipsec/sa-show vxe --json | "$PYTHON3" -c '
-import json, sys
-sas = json.load(sys.stdin)["sas"]
-print(" ".join(sorted("%s:%s" % (sa["dir"], sa["offload"]) for sa in sas)))')
-    [ "$got" = "in:$prov out:$prov" ] \
-        || die "vxe's SAs are not both on $prov: $got"
+    appctl tnl/ports/show -v | grep 'proto=50' | grep -q "^$sys" \
+        || die "ESP is not received by $ipp any more"
 }
 port_state() {   # port_state NAME up|down
     ofctl mod-port br-phy "$1" "$2"
@@ -595,11 +582,11 @@ off_verify() {   # off_verify PROVIDER: esp0's ESP both ways, by Scapy.
         # again and starts a new capture.
         wire=4
         port_state nicv up
-        off_sas "$tag" nicv
+        port_sas esp0 "$tag" nicv
     else
         dpdk_port br-phy capw 2 \
             "rx_pcap=$WORK/empty.pcap,tx_pcap=$WORK/cap-wire-$tag.pcap"
-        off_sas "$tag"
+        port_sas esp0 "$tag"
     fi
     ofctl add-flow br-phy in_port=LOCAL,actions=$wire
     ofctl add-flow br-phy in_port=3,actions=LOCAL
@@ -643,9 +630,6 @@ off_mode() {   # off_mode PORT PROVIDER: the measured mode's name.
     mode=${mode%-crypto}
     [ "$1" = vxe ] && mode=off-vx-${mode#off-}
     echo "$mode"
-}
-port_sas() {   # port_sas PORT PROVIDER [OFFLOAD_PORT]
-    if [ "$1" = vxe ]; then vx_sas "${@:2}"; else off_sas "${@:2}"; fi
 }
 off_encap() {   # off_encap PORT PROVIDER SIZE ROUND
     local wire=1
@@ -697,7 +681,7 @@ if [ "$OFFLOAD" = 1 ]; then
             "$(appctl ipsec/offload-show | grep -i -e error -e cryptodev)"
     # The model ports (OpenFlow 4-7), down until used.  Their models offer
     # inline crypto and inline protocol (actions=both); the SAs' provider
-    # (ipsec-offload-order, off_sas) chooses.
+    # (ipsec-offload-order, port_sas) chooses.
     MODEL_CFG=(other_config:ipsec-nic-model=true
                other_config:ipsec-nic-model-actions=both)
     dpdk_port br-phy nicv 4 \

@@ -19,8 +19,9 @@
 #
 # Rounds: the esp ports (tunnel mode), then vxlan ports with ESP in
 # transport mode (the ports and SAs of the first round deleted: the vxlan
-# ports have the same peers and local address, which ESP cannot tell
-# apart).  Each round: 64 frames, alternating
+# ports have the same peers and local address, which an esp port and a
+# tunnel port cannot share; tunnel ports of different types can, see
+# tunnels-peer.sh).  Each round: 64 frames, alternating
 # .2, .3, .2, ... (and in a second burst two by two), queued while wan is
 # down.  Checks, each of which fails the test:
 #   1. each inbound SA counted exactly its 64 packets;

@@ -49,6 +49,7 @@
 #endif
 
 #include "esp-crypto.h"
+#include "gcm-x2.h"
 
 /* How AEAD work reaches the library (see the table above).  The other
  * paths stay compiled so that the benchmark and the tests can compare
@@ -57,6 +58,9 @@ enum mb_submit {
     MB_SUBMIT_DEFAULT,          /* GCM direct, the rest burst jobs. */
     MB_SUBMIT_SINGLE,           /* Everything single jobs. */
     MB_SUBMIT_BURST,            /* Everything burst jobs (GCM too). */
+    MB_SUBMIT_DIRECT,           /* Like the default, but every GCM op
+                                 * through the direct API, never the
+                                 * two-packet code (gcm-x2.c). */
 };
 
 /* Exported for tests/unit/test-crypto.c only: 'mode' is an enum
@@ -69,7 +73,34 @@ esp_crypto_ipsecmb_set_submit(int mode)
 {
     mb_submit_mode = (mode == MB_SUBMIT_SINGLE ? MB_SUBMIT_SINGLE
                       : mode == MB_SUBMIT_BURST ? MB_SUBMIT_BURST
+                      : mode == MB_SUBMIT_DIRECT ? MB_SUBMIT_DIRECT
                       : MB_SUBMIT_DEFAULT);
+}
+
+/* Whether contexts get the two-packet AES-GCM key data: the CPU can run
+ * it and the environment variable ESPDP_GCM_X2 is not "0" (so that a
+ * benchmark can measure both in one run).  Decided at the first
+ * ctx_create(); a context keeps what it got. */
+static pthread_once_t x2_once = PTHREAD_ONCE_INIT;
+static bool x2_enabled;
+
+static void
+x2_init(void)
+{
+    const char *env = getenv("ESPDP_GCM_X2");
+
+    x2_enabled = gcm_x2_cpu_ok() && !(env && !strcmp(env, "0"));
+}
+
+/* Exported for tests/unit/test-crypto.c only: whether new AES-GCM
+ * contexts use gcm-x2.c. */
+bool esp_crypto_ipsecmb_x2(void);
+
+bool
+esp_crypto_ipsecmb_x2(void)
+{
+    pthread_once(&x2_once, x2_init);
+    return x2_enabled;
 }
 
 enum {
@@ -94,6 +125,9 @@ struct mb_ctx {
      * (the same in every thread); null for the other suites. */
     aes_gcm_enc_dec_t gcm_enc;
     aes_gcm_enc_dec_t gcm_dec;
+    /* AES-GCM: the key data of gcm-x2.c, if 'x2'. */
+    bool x2;
+    struct gcm_x2_key x2_key;
     enum esp_suite suite;
     uint64_t key_len;                       /* AES/ChaCha key bytes. */
 };
@@ -180,6 +214,9 @@ static int
 mb_ctx_create(enum esp_suite suite, const uint8_t *key, size_t key_len,
               const uint8_t *auth_key, size_t auth_key_len, void **ctxp)
 {
+    /* The AES decryption schedule that the key expansion also writes,
+     * unused by gcm-x2.c. */
+    uint8_t dec_sched[15 * 16] __attribute__((aligned(16)));
     struct mb_ctx *ctx;
     IMB_MGR *mgr;
     void *mem;
@@ -225,16 +262,27 @@ mb_ctx_create(enum esp_suite suite, const uint8_t *key, size_t key_len,
     ctx->suite = suite;
     ctx->key_len = key_len;
 
+    pthread_once(&x2_once, x2_init);
     switch (suite) {
     case ESP_SUITE_AES_GCM_128:
         IMB_AES128_GCM_PRE(mgr, key, &ctx->gcm);
         ctx->gcm_enc = mgr->gcm128_enc;
         ctx->gcm_dec = mgr->gcm128_dec;
+        if (x2_enabled) {
+            IMB_AES_KEYEXP_128(mgr, key, ctx->x2_key.rk, dec_sched);
+            gcm_x2_key_init(&ctx->x2_key, 10);
+            ctx->x2 = true;
+        }
         break;
     case ESP_SUITE_AES_GCM_256:
         IMB_AES256_GCM_PRE(mgr, key, &ctx->gcm);
         ctx->gcm_enc = mgr->gcm256_enc;
         ctx->gcm_dec = mgr->gcm256_dec;
+        if (x2_enabled) {
+            IMB_AES_KEYEXP_256(mgr, key, ctx->x2_key.rk, dec_sched);
+            gcm_x2_key_init(&ctx->x2_key, 14);
+            ctx->x2 = true;
+        }
         break;
     case ESP_SUITE_CHACHA20_POLY1305:
         memcpy(ctx->chacha, key, 32);
@@ -253,6 +301,7 @@ mb_ctx_create(enum esp_suite suite, const uint8_t *key, size_t key_len,
         free(ctx);
         return EOPNOTSUPP;
     }
+    explicit_bzero(dec_sched, sizeof dec_sched);
     *ctxp = ctx;
     return 0;
 }
@@ -601,22 +650,44 @@ mb_burst(struct esp_crypto_op *ops[], unsigned int n, bool enc)
         return;
     }
     cbc = ops[0]->ctx && is_cbc(((const struct mb_ctx *) ops[0]->ctx)->suite);
-    if (!cbc && mb_submit_mode == MB_SUBMIT_DEFAULT) {
-        /* The common case, one pass: AES-GCM straight to the direct
-         * functions, which need no manager; anything else (ChaCha20-
-         * Poly1305) collected for jobs. */
+    if (!cbc && (mb_submit_mode == MB_SUBMIT_DEFAULT
+                 || mb_submit_mode == MB_SUBMIT_DIRECT)) {
+        /* The common case, one pass: small AES-GCM ops two at a time
+         * (consecutive ops of the same key, gcm-x2.c), other AES-GCM ops
+         * straight to the direct functions, which need no manager;
+         * anything else (ChaCha20-Poly1305) collected for jobs.  'pend'
+         * is a small op waiting for a partner. */
+        bool x2 = mb_submit_mode == MB_SUBMIT_DEFAULT;
+        struct esp_crypto_op *pend = NULL;
+
         for (unsigned int i = 0; i < n; i++) {
             struct esp_crypto_op *op = ops[i];
+            const struct mb_ctx *ctx = op->ctx;
 
             if (!aead_op_ok(op)) {
                 op->status = EINVAL;
-            } else if (((const struct mb_ctx *) op->ctx)->gcm_enc) {
+            } else if (ctx->x2 && x2 && gcm_x2_op_ok(op)) {
+                if (!pend) {
+                    pend = op;
+                } else if (pend->ctx == ctx) {
+                    gcm_x2_pair(&ctx->x2_key, pend, op, enc);
+                    pend = NULL;
+                } else {
+                    gcm_x2_pair(&((const struct mb_ctx *) pend->ctx)->x2_key,
+                                pend, NULL, enc);
+                    pend = op;
+                }
+            } else if (ctx->gcm_enc) {
                 op->status = 0;
                 gcm_direct(op, enc);
             } else {
                 op->status = 0;
                 idx[m++] = i;
             }
+        }
+        if (pend) {
+            gcm_x2_pair(&((const struct mb_ctx *) pend->ctx)->x2_key, pend,
+                        NULL, enc);
         }
         if (!m) {
             return;

@@ -14,6 +14,10 @@
  *      derivation (NIST SP 800-38A appendix C).
  *   5. Argument errors: key lengths, ctx_destroy(NULL), engine lookup.
  *   6. Two threads sharing one context.
+ *   7. The two-packet AES-GCM code (datapath/gcm-x2.c) against OpenSSL:
+ *      every pair of data lengths 0..128 (multiples of 4) with AAD of 0
+ *      to 16 bytes, odd bursts, keys changing inside a burst, guard bytes
+ *      around every region, a flipped bit in one packet of a pair.
  *
  * The ipsec-mb engine runs 1 and 4 on each of its paths: AES-GCM direct
  * (the default), single jobs and burst jobs.
@@ -35,9 +39,11 @@
 #include "esp-crypto.h"
 #include "testlib.h"
 
-/* 0: default (GCM direct), 1: single jobs, 2: burst jobs. */
+/* 0: default (small GCM ops two at a time, the rest GCM direct), 1:
+ * single jobs, 2: burst jobs, 3: GCM direct only. */
 void esp_crypto_ipsecmb_set_submit(int mode);
-enum { MB_DEFAULT, MB_SINGLE, MB_BURST };
+enum { MB_DEFAULT, MB_SINGLE, MB_BURST, MB_DIRECT };
+bool esp_crypto_ipsecmb_x2(void);
 
 static const struct esp_crypto_engine *engines[2];
 enum { N_ENGINES = 2 };
@@ -1009,11 +1015,13 @@ bench(void)
     };
 
     static const uint32_t lens[] = { 64, 512, 1392 };
-    static const char *const modes[] = { "dflt", "burst", "sngl" };
-    static const int mode_ids[] = { MB_DEFAULT, MB_BURST, MB_SINGLE };
+    static const char *const modes[] = { "dflt", "dir", "burst", "sngl" };
+    static const int mode_ids[] = { MB_DEFAULT, MB_DIRECT, MB_BURST,
+                                    MB_SINGLE };
 
     printf("ipsec-mb encrypt, burst of 32, ns/packet (best of 5); "
-           "dflt = GCM direct, burst/sngl = jobs\n%-28s", "suite");
+           "dflt = small GCM two at a time, dir = GCM direct, "
+           "burst/sngl = jobs\n%-28s", "suite");
     for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
         for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
             printf(" %4u %-5s", (unsigned int) lens[l], modes[m]);
@@ -1031,6 +1039,157 @@ bench(void)
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* 7. The two-packet AES-GCM code. */
+
+struct x2pkt {
+    uint8_t buf[16 + 128 + 16 + 16];    /* Guard, data, ICV, guard. */
+    uint8_t aad[16 + 16];               /* AAD, guard. */
+    uint32_t len, aad_len;
+    uint8_t nonce[12];
+};
+
+static void
+x2_op(struct x2pkt *p, void *ctx, struct esp_crypto_op *op)
+{
+    memset(op, 0, sizeof *op);
+    op->ctx = ctx;
+    op->data = p->buf + 16;
+    op->data_len = p->len;
+    op->aad = p->aad_len ? p->aad : NULL;
+    op->aad_len = p->aad_len;
+    op->icv = p->buf + 16 + p->len;
+    memcpy(op->nonce, p->nonce, 12);
+    op->status = -1;
+}
+
+/* Encrypts the 'n' packets 'p' (keys 'ctx_of[i]' of each engine) with
+ * both engines, compares, opens the ipsec-mb output with ipsec-mb, then
+ * flips a bit of packet 'bad' (if < n) and opens again. */
+static void
+x2_burst(struct x2pkt p[], unsigned int n, void *ctx[][2],
+         const unsigned int ctx_of[], unsigned int bad)
+{
+    static struct x2pkt c[2][ESP_BURST_MAX];
+    struct esp_crypto_op ops[ESP_BURST_MAX], *opp[ESP_BURST_MAX];
+
+    for (int e = 0; e < 2; e++) {
+        memcpy(c[e], p, n * sizeof *p);
+        for (unsigned int i = 0; i < n; i++) {
+            x2_op(&c[e][i], ctx[ctx_of[i]][e], &ops[i]);
+            opp[i] = &ops[i];
+        }
+        engines[e]->encrypt_burst(opp, n);
+        for (unsigned int i = 0; i < n; i++) {
+            CHECK_EQ(ops[i].status, 0);
+        }
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        bool same = !memcmp(&c[0][i], &c[1][i], sizeof c[0][i]);
+
+        CHECK(same);
+        if (!same) {
+            printf("  x2: packet %u of %u, data %u, aad %u differs\n", i, n,
+                   (unsigned int) p[i].len, (unsigned int) p[i].aad_len);
+        }
+    }
+    if (bad < n) {
+        c[0][bad].buf[16 + rnd64() % (c[0][bad].len + 16)] ^=
+            1u << (rnd64() % 8);
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        x2_op(&c[0][i], ctx[ctx_of[i]][0], &ops[i]);
+        opp[i] = &ops[i];
+    }
+    engines[0]->decrypt_burst(opp, n);
+    for (unsigned int i = 0; i < n; i++) {
+        CHECK_EQ(ops[i].status, i == bad ? EBADMSG : 0);
+        if (i != bad) {
+            /* Plaintext back; guards and AAD untouched. */
+            CHECK(!memcmp(c[0][i].buf, p[i].buf, 16 + p[i].len));
+            CHECK(!memcmp(c[0][i].buf + 16 + p[i].len + 16,
+                          p[i].buf + 16 + p[i].len + 16,
+                          sizeof p[i].buf - 32 - p[i].len));
+            CHECK(!memcmp(c[0][i].aad, p[i].aad, sizeof p[i].aad));
+        }
+    }
+}
+
+static void
+x2_fill(struct x2pkt *p, uint32_t len, uint32_t aad_len)
+{
+    rnd_bytes((uint8_t *) p, sizeof *p);
+    p->len = len;
+    p->aad_len = aad_len;
+}
+
+static void
+test_x2(void)
+{
+    static const enum esp_suite suites[] = {
+        ESP_SUITE_AES_GCM_128, ESP_SUITE_AES_GCM_256,
+    };
+    static struct x2pkt p[ESP_BURST_MAX];
+    unsigned int ctx_of[ESP_BURST_MAX];
+
+    if (!esp_crypto_ipsecmb_x2()) {
+        printf("test-crypto: SKIP two-packet AES-GCM: %s\n",
+               getenv("ESPDP_GCM_X2") ? "ESPDP_GCM_X2=0"
+               : "the CPU lacks AVX2, VAES or VPCLMULQDQ");
+        return;
+    }
+    for (size_t si = 0; si < sizeof suites / sizeof suites[0]; si++) {
+        enum esp_suite s = suites[si];
+        void *ctx[2][2];
+        uint8_t key[2][32];
+
+        for (int k = 0; k < 2; k++) {
+            rnd_bytes(key[k], sizeof key[k]);
+            for (int e = 0; e < 2; e++) {
+                ctx[k][e] = make_ctx(engines[e], s, key[k], NULL);
+            }
+        }
+        memset(ctx_of, 0, sizeof ctx_of);
+
+        /* Every pair of lengths, AAD lengths varying; a bad packet in
+         * one pair out of three, in either lane. */
+        for (uint32_t la = 0; la <= 128; la += 4) {
+            for (uint32_t lb = 0; lb <= 128; lb += 4) {
+                x2_fill(&p[0], la, (la / 4 % 5) * 4);
+                x2_fill(&p[1], lb, (lb / 4 % 3) * 4 + 4);
+                x2_burst(p, 2, ctx, ctx_of, (la + lb) % 12 / 4);
+            }
+        }
+        /* Odd bursts (the last op alone), lengths around the limit mixed
+         * with ops for the one-packet path (over 128 bytes, or not a
+         * multiple of 4). */
+        for (unsigned int n = 1; n <= ESP_BURST_MAX; n += 6) {
+            for (unsigned int i = 0; i < n; i++) {
+                static const uint32_t lens[] = { 64, 124, 128, 132, 66,
+                                                 0, 4, 100, 127 };
+
+                x2_fill(&p[i], lens[(i + n) % 9], i % 2 ? 12 : 8);
+            }
+            x2_burst(p, n, ctx, ctx_of, n / 2);
+        }
+        /* Keys changing inside a burst: a pending op meets another
+         * key. */
+        for (unsigned int i = 0; i < 7; i++) {
+            x2_fill(&p[i], 60 + 4 * i, 8);
+            ctx_of[i] = (0x59 >> i) & 1;
+        }
+        x2_burst(p, 7, ctx, ctx_of, 7);
+        x2_burst(p, 7, ctx, ctx_of, 3);
+        memset(ctx_of, 0, sizeof ctx_of);
+
+        for (int k = 0; k < 2; k++) {
+            for (int e = 0; e < 2; e++) {
+                engines[e]->ctx_destroy(ctx[k][e]);
+            }
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -1043,6 +1202,7 @@ main(void)
     test_rfc_cbc_hmac();
     test_cross();
     test_threads();
+    test_x2();
 
     /* The same again with the other ipsec-mb submission paths (AES-GCM
      * through jobs instead of the direct API). */
@@ -1052,6 +1212,10 @@ main(void)
     test_rfc_cbc_hmac();
     test_cross();
     esp_crypto_ipsecmb_set_submit(MB_BURST);
+    test_wycheproof();
+    test_rfc_aead();
+    test_cross();
+    esp_crypto_ipsecmb_set_submit(MB_DIRECT);
     test_wycheproof();
     test_rfc_aead();
     test_cross();

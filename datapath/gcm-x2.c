@@ -1,0 +1,395 @@
+/*
+ * AES-GCM of two small ESP packets at once (see gcm-x2.h).
+ *
+ * Lane 0 of every 256-bit register belongs to op 'a', lane 1 to op 'b'.
+ * Per op: J0 = nonce || 1 (RFC 4106: 12-byte nonce), data block j (from
+ * 1) is XORed with E_K(nonce || j + 1), and the tag is
+ * E_K(J0) ^ GHASH(AAD, ciphertext, lengths).  GHASH(S_1 .. S_m) is
+ * computed as sum(S_i * H^(m - i + 1)) with S_1 the AAD, S_2 .. S_(m-1)
+ * the ciphertext blocks and S_m the lengths block, all products summed
+ * unreduced and reduced once per packet.  Partial blocks are read and
+ * written with dword masks, so nothing outside 'data', 'aad' and 'icv'
+ * is touched.
+ */
+#include "gcm-x2.h"
+
+#include <errno.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+#define X2_TARGET __attribute__((target("avx2,aes,pclmul,vaes,vpclmulqdq")))
+#define X2_INLINE X2_TARGET static inline __attribute__((always_inline))
+
+/* CPUID: AES and PCLMULQDQ, AVX2, VAES and VPCLMULQDQ, and the OS saving
+ * the YMM registers (XCR0 bits 1 and 2).  Read directly: clang 14's
+ * __builtin_cpu_supports() does not know "vaes". */
+bool
+gcm_x2_cpu_ok(void)
+{
+    unsigned int a, b, c, d;
+    uint32_t xcr0_lo, xcr0_hi;
+
+    if (!__get_cpuid(1, &a, &b, &c, &d)
+        || !(c & bit_AES) || !(c & bit_PCLMUL)
+        || !(c & bit_OSXSAVE) || !(c & bit_AVX)) {
+        return false;
+    }
+    __asm__ volatile("xgetbv" : "=a" (xcr0_lo), "=d" (xcr0_hi) : "c" (0));
+    if ((xcr0_lo & 6) != 6) {
+        return false;
+    }
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        return false;
+    }
+    return (b & bit_AVX2) && (c & (1u << 9)) && (c & (1u << 10));
+}
+
+/* Masks of 0 to 4 dwords for vpmaskmovd, and their 256-bit pairs. */
+static const int32_t dw_masks[5][4] __attribute__((aligned(16))) = {
+    { 0, 0, 0, 0 }, { -1, 0, 0, 0 }, { -1, -1, 0, 0 }, { -1, -1, -1, 0 },
+    { -1, -1, -1, -1 },
+};
+
+X2_INLINE __m128i
+dw_mask(unsigned int dwords)
+{
+    return _mm_load_si128((const __m128i *) dw_masks[dwords]);
+}
+
+/* Dwords of 16-byte block 't' inside 'len' bytes (0 to 4). */
+static inline unsigned int
+block_dwords(uint32_t len, unsigned int t)
+{
+    uint32_t off = 16 * t;
+
+    return off >= len ? 0 : len - off >= 16 ? 4 : (len - off) / 4;
+}
+
+X2_INLINE __m128i
+bswap_x(__m128i x)
+{
+    return _mm_shuffle_epi8(x, _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                            10, 11, 12, 13, 14, 15));
+}
+
+X2_INLINE __m256i
+bswap_y(__m256i x)
+{
+    const __m256i m = _mm256_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                      12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6,
+                                      7, 8, 9, 10, 11, 12, 13, 14, 15);
+    return _mm256_shuffle_epi8(x, m);
+}
+
+X2_INLINE __m256i
+pair_x(__m128i lane0, __m128i lane1)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lane0), lane1, 1);
+}
+
+X2_INLINE __m256i
+rk_y(const struct gcm_x2_key *k, unsigned int r)
+{
+    return _mm256_broadcastsi128_si256(
+        _mm_load_si128((const __m128i *) k->rk[r]));
+}
+
+X2_INLINE __m128i
+h_x(const struct gcm_x2_key *k, unsigned int i)
+{
+    return _mm_load_si128((const __m128i *) k->h[i]);
+}
+
+/* One block through AES, 128 bits. */
+X2_TARGET static __m128i
+aes_x(const struct gcm_x2_key *k, __m128i x)
+{
+    x = _mm_xor_si128(x, _mm_load_si128((const __m128i *) k->rk[0]));
+    for (unsigned int r = 1; r < k->rounds; r++) {
+        x = _mm_aesenc_si128(x, _mm_load_si128((const __m128i *) k->rk[r]));
+    }
+    return _mm_aesenclast_si128(
+        x, _mm_load_si128((const __m128i *) k->rk[k->rounds]));
+}
+
+/* POLYVAL's Montgomery reduction of the 256-bit product hi:lo by x^128
+ * modulo x^128 + x^127 + x^126 + x^121 + 1: twice, the low 64 bits times
+ * 0xc2 << 56 folded into the next 64. */
+X2_INLINE __m128i
+reduce_x(__m128i lo, __m128i hi)
+{
+    const __m128i poly = _mm_set_epi64x((long long) 0xc200000000000000ULL,
+                                        1);
+    __m128i t;
+
+    t = _mm_clmulepi64_si128(lo, poly, 0x10);
+    lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+    t = _mm_clmulepi64_si128(lo, poly, 0x10);
+    lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+    return _mm_xor_si128(lo, hi);
+}
+
+X2_INLINE __m256i
+reduce_y(__m256i lo, __m256i hi)
+{
+    const __m256i poly = _mm256_set_epi64x(
+        (long long) 0xc200000000000000ULL, 1,
+        (long long) 0xc200000000000000ULL, 1);
+    __m256i t;
+
+    t = _mm256_clmulepi64_epi128(lo, poly, 0x10);
+    lo = _mm256_xor_si256(_mm256_shuffle_epi32(lo, 0x4e), t);
+    t = _mm256_clmulepi64_epi128(lo, poly, 0x10);
+    lo = _mm256_xor_si256(_mm256_shuffle_epi32(lo, 0x4e), t);
+    return _mm256_xor_si256(lo, hi);
+}
+
+/* POLYVAL's dot(a, b) = a * b * x^-128. */
+X2_TARGET static __m128i
+dot_x(__m128i a, __m128i b)
+{
+    __m128i lo = _mm_clmulepi64_si128(a, b, 0x00);
+    __m128i hi = _mm_clmulepi64_si128(a, b, 0x11);
+    __m128i mid = _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x01),
+                                _mm_clmulepi64_si128(a, b, 0x10));
+
+    lo = _mm_xor_si128(lo, _mm_slli_si128(mid, 8));
+    hi = _mm_xor_si128(hi, _mm_srli_si128(mid, 8));
+    return reduce_x(lo, hi);
+}
+
+/* Unreduced products, summed: the three partial sums of a 128 x 128
+ * carry-less multiplication. */
+struct acc_y {
+    __m256i lo, mid, hi;
+};
+
+X2_INLINE void
+acc_add(struct acc_y *acc, __m256i a, __m256i b)
+{
+    acc->lo = _mm256_xor_si256(acc->lo, _mm256_clmulepi64_epi128(a, b, 0x00));
+    acc->hi = _mm256_xor_si256(acc->hi, _mm256_clmulepi64_epi128(a, b, 0x11));
+    acc->mid = _mm256_xor_si256(acc->mid,
+                                _mm256_clmulepi64_epi128(a, b, 0x01));
+    acc->mid = _mm256_xor_si256(acc->mid,
+                                _mm256_clmulepi64_epi128(a, b, 0x10));
+}
+
+X2_INLINE __m256i
+acc_reduce(const struct acc_y *acc)
+{
+    __m256i lo = _mm256_xor_si256(acc->lo, _mm256_slli_si256(acc->mid, 8));
+    __m256i hi = _mm256_xor_si256(acc->hi, _mm256_srli_si256(acc->mid, 8));
+
+    return reduce_y(lo, hi);
+}
+
+/* mulX_POLYVAL (RFC 8452 appendix A): h * x modulo POLYVAL's
+ * polynomial. */
+static void
+mulx_polyval(uint8_t h[16])
+{
+    uint64_t lo, hi, carry;
+
+    memcpy(&lo, h, 8);
+    memcpy(&hi, h + 8, 8);
+    carry = hi >> 63;
+    hi = (hi << 1) | (lo >> 63);
+    lo <<= 1;
+    if (carry) {
+        lo ^= 1;
+        hi ^= 0xc200000000000000ULL;
+    }
+    memcpy(h, &lo, 8);
+    memcpy(h + 8, &hi, 8);
+}
+
+X2_TARGET void
+gcm_x2_key_init(struct gcm_x2_key *k, unsigned int rounds)
+{
+    __m128i h1, hi;
+
+    k->rounds = rounds;
+    /* H = E_K(0^128); POLYVAL's key is mulX_POLYVAL(ByteReverse(H)). */
+    _mm_store_si128((__m128i *) k->h[1],
+                    bswap_x(aes_x(k, _mm_setzero_si128())));
+    mulx_polyval(k->h[1]);
+    h1 = hi = h_x(k, 1);
+    memset(k->h[0], 0, sizeof k->h[0]);
+    for (unsigned int i = 2; i <= GCM_X2_MAX_BLOCKS; i++) {
+        hi = dot_x(hi, h1);
+        _mm_store_si128((__m128i *) k->h[i], hi);
+    }
+}
+
+/* The counter blocks nonce || 1 (J0) .. nonce || n, through AES: 'n'
+ * registers, a constant at each call site so that the loops unroll and
+ * the blocks stay in registers. */
+X2_INLINE void
+aes_ctr_y(const struct gcm_x2_key *k, __m256i base, __m256i ks[],
+          unsigned int n)
+{
+    __m256i rk = rk_y(k, 0);
+
+#pragma GCC unroll 16
+    for (unsigned int j = 0; j < n; j++) {
+        uint32_t c = __builtin_bswap32(j + 1);
+
+        ks[j] = _mm256_xor_si256(
+            _mm256_or_si256(base, _mm256_set_epi32((int) c, 0, 0, 0,
+                                                   (int) c, 0, 0, 0)), rk);
+    }
+    for (unsigned int r = 1; r < k->rounds; r++) {
+        rk = rk_y(k, r);
+#pragma GCC unroll 16
+        for (unsigned int j = 0; j < n; j++) {
+            ks[j] = _mm256_aesenc_epi128(ks[j], rk);
+        }
+    }
+    rk = rk_y(k, k->rounds);
+#pragma GCC unroll 16
+    for (unsigned int j = 0; j < n; j++) {
+        ks[j] = _mm256_aesenclast_epi128(ks[j], rk);
+    }
+}
+
+/* Writes the 'dwords' dwords of 'x' to 'p'. */
+X2_INLINE void
+store_part(uint8_t *p, __m128i x, unsigned int dwords)
+{
+    if (dwords == 4) {
+        _mm_storeu_si128((__m128i *) p, x);
+    } else if (dwords) {
+        _mm_maskstore_epi32((int *) p, dw_mask(dwords), x);
+    }
+}
+
+X2_TARGET void
+gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
+            struct esp_crypto_op *b, bool enc)
+{
+    const struct esp_crypto_op *ob = b ? b : a;
+    uint32_t len_a = a->data_len, len_b = ob->data_len;
+    unsigned int nb_a = (len_a + 15) / 16, nb_b = (len_b + 15) / 16;
+    unsigned int nb = nb_a > nb_b ? nb_a : nb_b;
+    /* ks[0] = E_K(J0), ks[j] = the keystream of data block j. */
+    __m256i ks[GCM_X2_MAX_DATA / 16 + 1];
+    struct acc_y acc;
+    __m256i base, s, tag;
+    __m128i tag_a, tag_b;
+
+    /* The nonce is the first 12 bytes of the 16-byte union. */
+    base = pair_x(_mm_loadu_si128((const __m128i *) a->nonce),
+                  _mm_loadu_si128((const __m128i *) ob->nonce));
+    base = _mm256_blend_epi32(base, _mm256_setzero_si256(), 0x88);
+    switch (nb) {
+    case 0: aes_ctr_y(k, base, ks, 1); break;
+    case 1: aes_ctr_y(k, base, ks, 2); break;
+    case 2: aes_ctr_y(k, base, ks, 3); break;
+    case 3: aes_ctr_y(k, base, ks, 4); break;
+    case 4: aes_ctr_y(k, base, ks, 5); break;
+    case 5: aes_ctr_y(k, base, ks, 6); break;
+    case 6: aes_ctr_y(k, base, ks, 7); break;
+    case 7: aes_ctr_y(k, base, ks, 8); break;
+    default: aes_ctr_y(k, base, ks, 9); break;
+    }
+
+    /* S_1: the AAD, zero-padded, times H^(blocks + 2).  A null AAD has
+     * length 0 and is not read (mask 0). */
+    s = pair_x(_mm_maskload_epi32((const int *) (a->aad_len ? a->aad
+                                                 : a->nonce),
+                                  dw_mask(a->aad_len / 4)),
+               _mm_maskload_epi32((const int *) (ob->aad_len ? ob->aad
+                                                 : ob->nonce),
+                                  dw_mask(ob->aad_len / 4)));
+    acc.lo = acc.mid = acc.hi = _mm256_setzero_si256();
+    acc_add(&acc, bswap_y(s), pair_x(h_x(k, nb_a + 2), h_x(k, nb_b + 2)));
+
+    for (unsigned int t = 0; t < nb; t++) {
+        unsigned int dw_a = block_dwords(len_a, t);
+        unsigned int dw_b = block_dwords(len_b, t);
+        /* A lane with no data here reads nothing (mask 0) at a valid
+         * address. */
+        uint8_t *pa = dw_a ? a->data + 16 * t : a->nonce;
+        const uint8_t *pb = dw_b ? ob->data + 16 * t : ob->nonce;
+        __m256i mask = pair_x(dw_mask(dw_a), dw_mask(dw_b));
+        __m256i in = pair_x(_mm_maskload_epi32((const int *) pa,
+                                               dw_mask(dw_a)),
+                            _mm_maskload_epi32((const int *) pb,
+                                               dw_mask(dw_b)));
+        __m256i out = _mm256_xor_si256(in, ks[t + 1]);
+        /* Ciphertext, zero beyond the data: what GHASH reads. */
+        __m256i c = enc ? _mm256_and_si256(out, mask) : in;
+        /* A block past a packet's end is zero; its power is irrelevant. */
+        unsigned int p_a = t < nb_a ? nb_a + 1 - t : 1;
+        unsigned int p_b = t < nb_b ? nb_b + 1 - t : 1;
+
+        store_part(pa, _mm256_castsi256_si128(out), dw_a);
+        if (b) {
+            store_part(b->data + 16 * t, _mm256_extracti128_si256(out, 1),
+                       dw_b);
+        }
+        acc_add(&acc, bswap_y(c), pair_x(h_x(k, p_a), h_x(k, p_b)));
+    }
+
+    /* S_m: the lengths in bits, byte-reversed: data in the low half, AAD
+     * in the high half; times H^1. */
+    s = _mm256_set_epi64x((long long) ob->aad_len * 8,
+                          (long long) len_b * 8,
+                          (long long) a->aad_len * 8,
+                          (long long) len_a * 8);
+    acc_add(&acc, s, _mm256_broadcastsi128_si256(h_x(k, 1)));
+
+    tag = _mm256_xor_si256(bswap_y(acc_reduce(&acc)), ks[0]);
+    tag_a = _mm256_castsi256_si128(tag);
+    tag_b = _mm256_extracti128_si256(tag, 1);
+    if (enc) {
+        _mm_storeu_si128((__m128i *) a->icv, tag_a);
+        a->status = 0;
+        if (b) {
+            _mm_storeu_si128((__m128i *) b->icv, tag_b);
+            b->status = 0;
+        }
+    } else {
+        __m128i eq = _mm_cmpeq_epi8(tag_a, _mm_loadu_si128(
+                                        (const __m128i *) a->icv));
+
+        a->status = _mm_movemask_epi8(eq) == 0xffff ? 0 : EBADMSG;
+        if (b) {
+            eq = _mm_cmpeq_epi8(tag_b,
+                                _mm_loadu_si128((const __m128i *) b->icv));
+            b->status = _mm_movemask_epi8(eq) == 0xffff ? 0 : EBADMSG;
+        }
+    }
+}
+
+#else  /* !__x86_64__ */
+
+bool
+gcm_x2_cpu_ok(void)
+{
+    return false;
+}
+
+void
+gcm_x2_key_init(struct gcm_x2_key *k, unsigned int rounds)
+{
+    k->rounds = rounds;
+}
+
+void
+gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
+            struct esp_crypto_op *b, bool enc)
+{
+    (void) k;
+    (void) enc;
+    a->status = EOPNOTSUPP;
+    if (b) {
+        b->status = EOPNOTSUPP;
+    }
+}
+
+#endif

@@ -256,14 +256,32 @@ aes_ctr_y(const struct gcm_x2_key *k, __m256i base, __m256i ks[],
     }
 }
 
-/* Writes the 'dwords' dwords of 'x' to 'p'. */
+/* Reads the 'dwords' dwords (0 to 4) of a block at 'p' ('mask' their
+ * mask), zeros after them; 'next': the 16 bytes at 'p' may be read (the
+ * ICV follows the data), so read them whole. */
+X2_INLINE __m128i
+lane_load(const uint8_t *p, unsigned int dwords, bool next, __m128i mask)
+{
+    if (!dwords) {
+        return _mm_setzero_si128();
+    } else if (dwords == 4 || next) {
+        return _mm_loadu_si128((const __m128i *) p);
+    }
+    return _mm_maskload_epi32((const int *) p, mask);
+}
+
+/* Writes the 'dwords' dwords of 'out' to 'p'; with 'next', all 16 bytes,
+ * those past the dwords as they were read ('in'). */
 X2_INLINE void
-store_part(uint8_t *p, __m128i x, unsigned int dwords)
+lane_store(uint8_t *p, __m128i in, __m128i out, unsigned int dwords,
+           bool next, __m128i mask)
 {
     if (dwords == 4) {
-        _mm_storeu_si128((__m128i *) p, x);
+        _mm_storeu_si128((__m128i *) p, out);
+    } else if (dwords && next) {
+        _mm_storeu_si128((__m128i *) p, _mm_blendv_epi8(in, out, mask));
     } else if (dwords) {
-        _mm_maskstore_epi32((int *) p, dw_mask(dwords), x);
+        _mm_maskstore_epi32((int *) p, mask, out);
     }
 }
 
@@ -308,31 +326,56 @@ gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
     acc.lo = acc.mid = acc.hi = _mm256_setzero_si256();
     acc_add(&acc, bswap_y(s), pair_x(h_x(k, nb_a + 2), h_x(k, nb_b + 2)));
 
-    for (unsigned int t = 0; t < nb; t++) {
+    /* Blocks that are whole in both packets: plain loads and stores; one
+     * power of H for both if the packets have as many blocks. */
+    unsigned int whole = (len_a < len_b ? len_a : len_b) / 16;
+
+    for (unsigned int t = 0; t < whole; t++) {
+        __m256i in = pair_x(
+            _mm_loadu_si128((const __m128i *) (a->data + 16 * t)),
+            _mm_loadu_si128((const __m128i *) (ob->data + 16 * t)));
+        __m256i out = _mm256_xor_si256(in, ks[t + 1]);
+        __m256i hp = (nb_a == nb_b
+                      ? _mm256_broadcastsi128_si256(h_x(k, nb_a + 1 - t))
+                      : pair_x(h_x(k, nb_a + 1 - t), h_x(k, nb_b + 1 - t)));
+
+        _mm_storeu_si128((__m128i *) (a->data + 16 * t),
+                         _mm256_castsi256_si128(out));
+        if (b) {
+            _mm_storeu_si128((__m128i *) (b->data + 16 * t),
+                             _mm256_extracti128_si256(out, 1));
+        }
+        acc_add(&acc, bswap_y(enc ? out : in), hp);
+    }
+
+    /* The rest: a partial last block, or blocks past one packet's end.
+     * When the ICV follows the data (as in ESP), a partial block is read
+     * whole (the ICV is there, in bounds) and written back whole with the
+     * bytes past the data unchanged; otherwise through dword masks. */
+    bool next_a = a->icv == a->data + len_a;
+    bool next_b = ob->icv == ob->data + len_b;
+
+    for (unsigned int t = whole; t < nb; t++) {
         unsigned int dw_a = block_dwords(len_a, t);
         unsigned int dw_b = block_dwords(len_b, t);
-        /* A lane with no data here reads nothing (mask 0) at a valid
-         * address. */
-        uint8_t *pa = dw_a ? a->data + 16 * t : a->nonce;
-        const uint8_t *pb = dw_b ? ob->data + 16 * t : ob->nonce;
-        __m256i mask = pair_x(dw_mask(dw_a), dw_mask(dw_b));
-        __m256i in = pair_x(_mm_maskload_epi32((const int *) pa,
-                                               dw_mask(dw_a)),
-                            _mm_maskload_epi32((const int *) pb,
-                                               dw_mask(dw_b)));
+        __m128i m_a = dw_mask(dw_a), m_b = dw_mask(dw_b);
+        __m256i mask = pair_x(m_a, m_b);
+        __m256i in = pair_x(lane_load(a->data + 16 * t, dw_a, next_a, m_a),
+                            lane_load(ob->data + 16 * t, dw_b, next_b, m_b));
         __m256i out = _mm256_xor_si256(in, ks[t + 1]);
-        /* Ciphertext, zero beyond the data: what GHASH reads. */
-        __m256i c = enc ? _mm256_and_si256(out, mask) : in;
         /* A block past a packet's end is zero; its power is irrelevant. */
         unsigned int p_a = t < nb_a ? nb_a + 1 - t : 1;
         unsigned int p_b = t < nb_b ? nb_b + 1 - t : 1;
 
-        store_part(pa, _mm256_castsi256_si128(out), dw_a);
+        lane_store(a->data + 16 * t, _mm256_castsi256_si128(in),
+                   _mm256_castsi256_si128(out), dw_a, next_a, m_a);
         if (b) {
-            store_part(b->data + 16 * t, _mm256_extracti128_si256(out, 1),
-                       dw_b);
+            lane_store(b->data + 16 * t, _mm256_extracti128_si256(in, 1),
+                       _mm256_extracti128_si256(out, 1), dw_b, next_b, m_b);
         }
-        acc_add(&acc, bswap_y(c), pair_x(h_x(k, p_a), h_x(k, p_b)));
+        /* GHASH reads the ciphertext with zeros past the data. */
+        acc_add(&acc, bswap_y(_mm256_and_si256(enc ? out : in, mask)),
+                pair_x(h_x(k, p_a), h_x(k, p_b)));
     }
 
     /* S_m: the lengths in bits, byte-reversed: data in the low half, AAD

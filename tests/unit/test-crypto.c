@@ -1047,7 +1047,15 @@ struct x2pkt {
     uint8_t aad[16 + 16];               /* AAD, guard. */
     uint32_t len, aad_len;
     uint8_t nonce[12];
+    bool apart;                 /* ICV in the last 16 bytes of 'buf', not
+                                 * right after the data. */
 };
+
+static size_t
+x2_icv_off(const struct x2pkt *p)
+{
+    return p->apart ? sizeof p->buf - 16 : 16 + p->len;
+}
 
 static void
 x2_op(struct x2pkt *p, void *ctx, struct esp_crypto_op *op)
@@ -1058,7 +1066,7 @@ x2_op(struct x2pkt *p, void *ctx, struct esp_crypto_op *op)
     op->data_len = p->len;
     op->aad = p->aad_len ? p->aad : NULL;
     op->aad_len = p->aad_len;
-    op->icv = p->buf + 16 + p->len;
+    op->icv = p->buf + x2_icv_off(p);
     memcpy(op->nonce, p->nonce, 12);
     op->status = -1;
 }
@@ -1094,8 +1102,12 @@ x2_burst(struct x2pkt p[], unsigned int n, void *ctx[][2],
         }
     }
     if (bad < n) {
-        c[0][bad].buf[16 + rnd64() % (c[0][bad].len + 16)] ^=
-            1u << (rnd64() % 8);
+        /* A bit of the data or the ICV. */
+        uint32_t r = rnd64() % (p[bad].len + 16);
+        size_t at = (r < p[bad].len ? 16 + r
+                     : x2_icv_off(&p[bad]) + r - p[bad].len);
+
+        c[0][bad].buf[at] ^= 1u << (rnd64() % 8);
     }
     for (unsigned int i = 0; i < n; i++) {
         x2_op(&c[0][i], ctx[ctx_of[i]][0], &ops[i]);
@@ -1105,22 +1117,25 @@ x2_burst(struct x2pkt p[], unsigned int n, void *ctx[][2],
     for (unsigned int i = 0; i < n; i++) {
         CHECK_EQ(ops[i].status, i == bad ? EBADMSG : 0);
         if (i != bad) {
-            /* Plaintext back; guards and AAD untouched. */
-            CHECK(!memcmp(c[0][i].buf, p[i].buf, 16 + p[i].len));
-            CHECK(!memcmp(c[0][i].buf + 16 + p[i].len + 16,
-                          p[i].buf + 16 + p[i].len + 16,
-                          sizeof p[i].buf - 32 - p[i].len));
+            /* Plaintext back; guards and AAD untouched: all as before but
+             * the ICV. */
+            struct x2pkt want = p[i];
+            size_t off = x2_icv_off(&p[i]);
+
+            memcpy(want.buf + off, c[0][i].buf + off, 16);
+            CHECK(!memcmp(c[0][i].buf, want.buf, sizeof want.buf));
             CHECK(!memcmp(c[0][i].aad, p[i].aad, sizeof p[i].aad));
         }
     }
 }
 
 static void
-x2_fill(struct x2pkt *p, uint32_t len, uint32_t aad_len)
+x2_fill(struct x2pkt *p, uint32_t len, uint32_t aad_len, bool apart)
 {
     rnd_bytes((uint8_t *) p, sizeof *p);
     p->len = len;
     p->aad_len = aad_len;
+    p->apart = apart;
 }
 
 static void
@@ -1151,13 +1166,16 @@ test_x2(void)
         }
         memset(ctx_of, 0, sizeof ctx_of);
 
-        /* Every pair of lengths, AAD lengths varying; a bad packet in
-         * one pair out of three, in either lane. */
+        /* Every pair of lengths, AAD lengths varying, the ICV after the
+         * data (ESP) or elsewhere in either lane; a bad packet in one pair
+         * out of three, in either lane. */
         for (uint32_t la = 0; la <= 128; la += 4) {
             for (uint32_t lb = 0; lb <= 128; lb += 4) {
-                x2_fill(&p[0], la, (la / 4 % 5) * 4);
-                x2_fill(&p[1], lb, (lb / 4 % 3) * 4 + 4);
-                x2_burst(p, 2, ctx, ctx_of, (la + lb) % 12 / 4);
+                for (int apart = 0; apart < 4; apart++) {
+                    x2_fill(&p[0], la, (la / 4 % 5) * 4, apart & 1);
+                    x2_fill(&p[1], lb, (lb / 4 % 3) * 4 + 4, apart & 2);
+                    x2_burst(p, 2, ctx, ctx_of, (la + lb + apart) % 12 / 4);
+                }
             }
         }
         /* Odd bursts (the last op alone), lengths around the limit mixed
@@ -1168,14 +1186,15 @@ test_x2(void)
                 static const uint32_t lens[] = { 64, 124, 128, 132, 66,
                                                  0, 4, 100, 127 };
 
-                x2_fill(&p[i], lens[(i + n) % 9], i % 2 ? 12 : 8);
+                x2_fill(&p[i], lens[(i + n) % 9], i % 2 ? 12 : 8,
+                        i % 3 == 1);
             }
             x2_burst(p, n, ctx, ctx_of, n / 2);
         }
         /* Keys changing inside a burst: a pending op meets another
          * key. */
         for (unsigned int i = 0; i < 7; i++) {
-            x2_fill(&p[i], 60 + 4 * i, 8);
+            x2_fill(&p[i], 60 + 4 * i, 8, false);
             ctx_of[i] = (0x59 >> i) & 1;
         }
         x2_burst(p, 7, ctx, ctx_of, 7);

@@ -582,6 +582,21 @@ gcm_direct(struct esp_crypto_op *op, bool enc)
     }
 }
 
+/* An AES-GCM op that found no partner for gcm_x2_pair(): alone with an
+ * idle second lane if small, through the direct API if not (alone, the
+ * two-lane code would spend as much as on a pair). */
+static void
+x2_alone(struct esp_crypto_op *op, bool enc)
+{
+    const struct mb_ctx *ctx = op->ctx;
+
+    if (op->data_len <= GCM_X2_TAIL) {
+        gcm_x2_pair(&ctx->x2_key, op, NULL, enc);
+    } else {
+        gcm_direct(op, enc);
+    }
+}
+
 static bool
 aead_op_ok(const struct esp_crypto_op *op)
 {
@@ -667,14 +682,14 @@ mb_burst(struct esp_crypto_op *ops[], unsigned int n, bool enc)
             if (!aead_op_ok(op)) {
                 op->status = EINVAL;
             } else if (ctx->x2 && x2 && gcm_x2_op_ok(op)) {
+                op->status = 0;
                 if (!pend) {
                     pend = op;
-                } else if (pend->ctx == ctx) {
+                } else if (pend->ctx == ctx && gcm_x2_fits(pend, op)) {
                     gcm_x2_pair(&ctx->x2_key, pend, op, enc);
                     pend = NULL;
                 } else {
-                    gcm_x2_pair(&((const struct mb_ctx *) pend->ctx)->x2_key,
-                                pend, NULL, enc);
+                    x2_alone(pend, enc);
                     pend = op;
                 }
             } else if (ctx->gcm_enc) {
@@ -686,8 +701,7 @@ mb_burst(struct esp_crypto_op *ops[], unsigned int n, bool enc)
             }
         }
         if (pend) {
-            gcm_x2_pair(&((const struct mb_ctx *) pend->ctx)->x2_key, pend,
-                        NULL, enc);
+            x2_alone(pend, enc);
         }
         if (!m) {
             return;

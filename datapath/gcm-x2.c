@@ -225,22 +225,26 @@ gcm_x2_key_init(struct gcm_x2_key *k, unsigned int rounds)
     }
 }
 
-/* The counter blocks nonce || 1 (J0) .. nonce || n, through AES: 'n'
- * registers, a constant at each call site so that the loops unroll and
- * the blocks stay in registers. */
+/* 'base' (the nonces of both lanes, last dword 0) with counter 'c' in
+ * its last dword, big-endian. */
+X2_INLINE __m256i
+ctr_y(__m256i base, uint32_t c)
+{
+    int be = (int) __builtin_bswap32(c);
+
+    return _mm256_or_si256(base, _mm256_set_epi32(be, 0, 0, 0, be, 0, 0, 0));
+}
+
+/* AES of the 'n' blocks 'ks' in place, 'n' a constant at each call site
+ * so that the loops unroll and the blocks stay in registers. */
 X2_INLINE void
-aes_ctr_y(const struct gcm_x2_key *k, __m256i base, __m256i ks[],
-          unsigned int n)
+aes_y(const struct gcm_x2_key *k, __m256i ks[], unsigned int n)
 {
     __m256i rk = rk_y(k, 0);
 
 #pragma GCC unroll 16
     for (unsigned int j = 0; j < n; j++) {
-        uint32_t c = __builtin_bswap32(j + 1);
-
-        ks[j] = _mm256_xor_si256(
-            _mm256_or_si256(base, _mm256_set_epi32((int) c, 0, 0, 0,
-                                                   (int) c, 0, 0, 0)), rk);
+        ks[j] = _mm256_xor_si256(ks[j], rk);
     }
     for (unsigned int r = 1; r < k->rounds; r++) {
         rk = rk_y(k, r);
@@ -254,6 +258,20 @@ aes_ctr_y(const struct gcm_x2_key *k, __m256i base, __m256i ks[],
     for (unsigned int j = 0; j < n; j++) {
         ks[j] = _mm256_aesenclast_epi128(ks[j], rk);
     }
+}
+
+/* The keystream of the tail: E_K(J0) in ks[0], then the blocks after
+ * the first 'done' data blocks ('n' - 1 of them). */
+X2_INLINE void
+tail_ks_y(const struct gcm_x2_key *k, __m256i base, __m256i ks[],
+          unsigned int n, uint32_t done)
+{
+    ks[0] = ctr_y(base, 1);
+#pragma GCC unroll 16
+    for (unsigned int j = 1; j < n; j++) {
+        ks[j] = ctr_y(base, done + j + 1);
+    }
+    aes_y(k, ks, n);
 }
 
 /* Reads the 'dwords' dwords (0 to 4) of a block at 'p' ('mask' their
@@ -291,58 +309,111 @@ gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
 {
     const struct esp_crypto_op *ob = b ? b : a;
     uint32_t len_a = a->data_len, len_b = ob->data_len;
-    unsigned int nb_a = (len_a + 15) / 16, nb_b = (len_b + 15) / 16;
-    unsigned int nb = nb_a > nb_b ? nb_a : nb_b;
-    /* ks[0] = E_K(J0), ks[j] = the keystream of data block j. */
-    __m256i ks[GCM_X2_MAX_DATA / 16 + 1];
+    /* 8-block chunks whole in both packets, done first; the tail of each
+     * packet is then at most 8 blocks (gcm_x2_fits()). */
+    unsigned int chunks = (len_a < len_b ? len_a : len_b) / 128;
+    uint32_t done = 8 * chunks, skip = 128 * chunks;
+    uint32_t rl_a = len_a - skip, rl_b = len_b - skip;
+    unsigned int nt_a = (rl_a + 15) / 16, nt_b = (rl_b + 15) / 16;
+    unsigned int nt = nt_a > nt_b ? nt_a : nt_b;
+    uint8_t *da = a->data + skip;
+    const uint8_t *db = ob->data + skip;
+    /* ks[0] = E_K(J0), ks[j] = the keystream of tail block j. */
+    __m256i ks[GCM_X2_TAIL / 16 + 1];
     struct acc_y acc;
-    __m256i base, s, tag;
+    __m256i base, aad, x, tag;
     __m128i tag_a, tag_b;
+    unsigned int e;
 
     /* The nonce is the first 12 bytes of the 16-byte union. */
     base = pair_x(_mm_loadu_si128((const __m128i *) a->nonce),
                   _mm_loadu_si128((const __m128i *) ob->nonce));
     base = _mm256_blend_epi32(base, _mm256_setzero_si256(), 0x88);
-    switch (nb) {
-    case 0: aes_ctr_y(k, base, ks, 1); break;
-    case 1: aes_ctr_y(k, base, ks, 2); break;
-    case 2: aes_ctr_y(k, base, ks, 3); break;
-    case 3: aes_ctr_y(k, base, ks, 4); break;
-    case 4: aes_ctr_y(k, base, ks, 5); break;
-    case 5: aes_ctr_y(k, base, ks, 6); break;
-    case 6: aes_ctr_y(k, base, ks, 7); break;
-    case 7: aes_ctr_y(k, base, ks, 8); break;
-    default: aes_ctr_y(k, base, ks, 9); break;
+
+    /* The AAD, zero-padded.  A null AAD has length 0 and is not read
+     * (mask 0). */
+    aad = bswap_y(pair_x(
+        _mm_maskload_epi32((const int *) (a->aad_len ? a->aad : a->nonce),
+                           dw_mask(a->aad_len / 4)),
+        _mm_maskload_epi32((const int *) (ob->aad_len ? ob->aad
+                                          : ob->nonce),
+                           dw_mask(ob->aad_len / 4))));
+
+    /* Chunks: GHASH state 'x' = (x ^ C_1) * H^8 + C_2 * H^7 + ... +
+     * C_8 * H, reduced once per chunk; the first chunk starts with the
+     * AAD times H^9 instead. */
+    x = _mm256_setzero_si256();
+    for (unsigned int c = 0; c < chunks; c++) {
+        __m256i ks8[8];
+
+#pragma GCC unroll 8
+        for (unsigned int j = 0; j < 8; j++) {
+            ks8[j] = ctr_y(base, 8 * c + j + 2);
+        }
+        aes_y(k, ks8, 8);
+        acc.lo = acc.mid = acc.hi = _mm256_setzero_si256();
+        if (!c) {
+            acc_add(&acc, aad, _mm256_broadcastsi128_si256(h_x(k, 9)));
+        }
+#pragma GCC unroll 8
+        for (unsigned int j = 0; j < 8; j++) {
+            uint32_t off = 128 * c + 16 * j;
+            __m256i in = pair_x(
+                _mm_loadu_si128((const __m128i *) (a->data + off)),
+                _mm_loadu_si128((const __m128i *) (ob->data + off)));
+            __m256i out = _mm256_xor_si256(in, ks8[j]);
+            __m256i g = bswap_y(enc ? out : in);
+
+            _mm_storeu_si128((__m128i *) (a->data + off),
+                             _mm256_castsi256_si128(out));
+            if (b) {
+                _mm_storeu_si128((__m128i *) (b->data + off),
+                                 _mm256_extracti128_si256(out, 1));
+            }
+            if (!j) {
+                g = _mm256_xor_si256(g, x);
+            }
+            acc_add(&acc, g, _mm256_broadcastsi128_si256(h_x(k, 8 - j)));
+        }
+        x = acc_reduce(&acc);
     }
 
-    /* S_1: the AAD, zero-padded, times H^(blocks + 2).  A null AAD has
-     * length 0 and is not read (mask 0). */
-    s = pair_x(_mm_maskload_epi32((const int *) (a->aad_len ? a->aad
-                                                 : a->nonce),
-                                  dw_mask(a->aad_len / 4)),
-               _mm_maskload_epi32((const int *) (ob->aad_len ? ob->aad
-                                                 : ob->nonce),
-                                  dw_mask(ob->aad_len / 4)));
+    switch (nt) {
+    case 0: tail_ks_y(k, base, ks, 1, done); break;
+    case 1: tail_ks_y(k, base, ks, 2, done); break;
+    case 2: tail_ks_y(k, base, ks, 3, done); break;
+    case 3: tail_ks_y(k, base, ks, 4, done); break;
+    case 4: tail_ks_y(k, base, ks, 5, done); break;
+    case 5: tail_ks_y(k, base, ks, 6, done); break;
+    case 6: tail_ks_y(k, base, ks, 7, done); break;
+    case 7: tail_ks_y(k, base, ks, 8, done); break;
+    default: tail_ks_y(k, base, ks, 9, done); break;
+    }
+
+    /* The tail, aggregated: the first term is the AAD (no chunks: its own
+     * block, times H^(tail blocks + 2)) or the state after the chunks
+     * (XORed into the first tail block: times H^(tail blocks + 1)). */
     acc.lo = acc.mid = acc.hi = _mm256_setzero_si256();
-    acc_add(&acc, bswap_y(s), pair_x(h_x(k, nb_a + 2), h_x(k, nb_b + 2)));
+    e = chunks ? 1 : 2;
+    acc_add(&acc, chunks ? x : aad,
+            pair_x(h_x(k, nt_a + e), h_x(k, nt_b + e)));
 
     /* Blocks that are whole in both packets: plain loads and stores; one
      * power of H for both if the packets have as many blocks. */
-    unsigned int whole = (len_a < len_b ? len_a : len_b) / 16;
+    unsigned int whole = (rl_a < rl_b ? rl_a : rl_b) / 16;
 
     for (unsigned int t = 0; t < whole; t++) {
-        __m256i in = pair_x(
-            _mm_loadu_si128((const __m128i *) (a->data + 16 * t)),
-            _mm_loadu_si128((const __m128i *) (ob->data + 16 * t)));
+        __m256i in = pair_x(_mm_loadu_si128((const __m128i *) (da + 16 * t)),
+                            _mm_loadu_si128((const __m128i *) (db + 16 * t)));
         __m256i out = _mm256_xor_si256(in, ks[t + 1]);
-        __m256i hp = (nb_a == nb_b
-                      ? _mm256_broadcastsi128_si256(h_x(k, nb_a + 1 - t))
-                      : pair_x(h_x(k, nb_a + 1 - t), h_x(k, nb_b + 1 - t)));
+        __m256i hp = (nt_a == nt_b
+                      ? _mm256_broadcastsi128_si256(h_x(k, nt_a + 1 - t))
+                      : pair_x(h_x(k, nt_a + 1 - t), h_x(k, nt_b + 1 - t)));
 
-        _mm_storeu_si128((__m128i *) (a->data + 16 * t),
+        _mm_storeu_si128((__m128i *) (da + 16 * t),
                          _mm256_castsi256_si128(out));
         if (b) {
-            _mm_storeu_si128((__m128i *) (b->data + 16 * t),
+            _mm_storeu_si128((__m128i *) (b->data + skip + 16 * t),
                              _mm256_extracti128_si256(out, 1));
         }
         acc_add(&acc, bswap_y(enc ? out : in), hp);
@@ -355,22 +426,23 @@ gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
     bool next_a = a->icv == a->data + len_a;
     bool next_b = ob->icv == ob->data + len_b;
 
-    for (unsigned int t = whole; t < nb; t++) {
-        unsigned int dw_a = block_dwords(len_a, t);
-        unsigned int dw_b = block_dwords(len_b, t);
+    for (unsigned int t = whole; t < nt; t++) {
+        unsigned int dw_a = block_dwords(rl_a, t);
+        unsigned int dw_b = block_dwords(rl_b, t);
         __m128i m_a = dw_mask(dw_a), m_b = dw_mask(dw_b);
         __m256i mask = pair_x(m_a, m_b);
-        __m256i in = pair_x(lane_load(a->data + 16 * t, dw_a, next_a, m_a),
-                            lane_load(ob->data + 16 * t, dw_b, next_b, m_b));
+        __m256i in = pair_x(lane_load(da + 16 * t, dw_a, next_a, m_a),
+                            lane_load(db + 16 * t, dw_b, next_b, m_b));
         __m256i out = _mm256_xor_si256(in, ks[t + 1]);
         /* A block past a packet's end is zero; its power is irrelevant. */
-        unsigned int p_a = t < nb_a ? nb_a + 1 - t : 1;
-        unsigned int p_b = t < nb_b ? nb_b + 1 - t : 1;
+        unsigned int p_a = t < nt_a ? nt_a + 1 - t : 1;
+        unsigned int p_b = t < nt_b ? nt_b + 1 - t : 1;
 
-        lane_store(a->data + 16 * t, _mm256_castsi256_si128(in),
+        lane_store(da + 16 * t, _mm256_castsi256_si128(in),
                    _mm256_castsi256_si128(out), dw_a, next_a, m_a);
         if (b) {
-            lane_store(b->data + 16 * t, _mm256_extracti128_si256(in, 1),
+            lane_store(b->data + skip + 16 * t,
+                       _mm256_extracti128_si256(in, 1),
                        _mm256_extracti128_si256(out, 1), dw_b, next_b, m_b);
         }
         /* GHASH reads the ciphertext with zeros past the data. */
@@ -378,13 +450,13 @@ gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
                 pair_x(h_x(k, p_a), h_x(k, p_b)));
     }
 
-    /* S_m: the lengths in bits, byte-reversed: data in the low half, AAD
-     * in the high half; times H^1. */
-    s = _mm256_set_epi64x((long long) ob->aad_len * 8,
-                          (long long) len_b * 8,
-                          (long long) a->aad_len * 8,
-                          (long long) len_a * 8);
-    acc_add(&acc, s, _mm256_broadcastsi128_si256(h_x(k, 1)));
+    /* The lengths in bits, byte-reversed: data in the low half, AAD in
+     * the high half; times H^1. */
+    acc_add(&acc, _mm256_set_epi64x((long long) ob->aad_len * 8,
+                                    (long long) len_b * 8,
+                                    (long long) a->aad_len * 8,
+                                    (long long) len_a * 8),
+            _mm256_broadcastsi128_si256(h_x(k, 1)));
 
     tag = _mm256_xor_si256(bswap_y(acc_reduce(&acc)), ks[0]);
     tag_a = _mm256_castsi256_si128(tag);

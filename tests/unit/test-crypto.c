@@ -16,8 +16,10 @@
  *   6. Two threads sharing one context.
  *   7. The two-packet AES-GCM code (datapath/gcm-x2.c) against OpenSSL:
  *      every pair of data lengths 0..128 (multiples of 4) with AAD of 0
- *      to 16 bytes, odd bursts, keys changing inside a burst, guard bytes
- *      around every region, a flipped bit in one packet of a pair.
+ *      to 16 bytes, pairs up to 1892 bytes around its 128-byte chunks,
+ *      odd bursts, keys changing inside a burst, guard bytes around every
+ *      region, the ICV after the data or elsewhere, a flipped bit in one
+ *      packet of a pair.
  *
  * The ipsec-mb engine runs 1 and 4 on each of its paths: AES-GCM direct
  * (the default), single jobs and burst jobs.
@@ -1043,7 +1045,7 @@ bench(void)
 /* 7. The two-packet AES-GCM code. */
 
 struct x2pkt {
-    uint8_t buf[16 + 128 + 16 + 16];    /* Guard, data, ICV, guard. */
+    uint8_t buf[16 + 2048 + 16 + 16];   /* Guard, data, ICV, guard. */
     uint8_t aad[16 + 16];               /* AAD, guard. */
     uint32_t len, aad_len;
     uint8_t nonce[12];
@@ -1176,6 +1178,18 @@ test_x2(void)
                     x2_fill(&p[1], lb, (lb / 4 % 3) * 4 + 4, apart & 2);
                     x2_burst(p, 2, ctx, ctx_of, (la + lb + apart) % 12 / 4);
                 }
+            }
+        }
+        /* Pairs with 128-byte chunks: lengths around chunk boundaries,
+         * partners up to 132 bytes longer or shorter (those over 128
+         * bytes past the other's chunks run alone). */
+        for (uint32_t la = 124; la <= 1880; la += la < 520 ? 4 : 124) {
+            for (int d = -132; d <= 132; d += la < 520 ? 44 : 4) {
+                uint32_t lb = (int) la + d > 0 ? la + d : 0;
+
+                x2_fill(&p[0], la, 8, d & 8);
+                x2_fill(&p[1], lb, 12, la & 8);
+                x2_burst(p, 2, ctx, ctx_of, (la / 4 + d) % 3);
             }
         }
         /* Odd bursts (the last op alone), lengths around the limit mixed

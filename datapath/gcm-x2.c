@@ -426,6 +426,27 @@ gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
     bool next_a = a->icv == a->data + len_a;
     bool next_b = ob->icv == ob->data + len_b;
 
+    if (whole < nt && rl_a == rl_b && next_a && next_b) {
+        /* The common case of a pair (ESP packets of one size): one
+         * partial block, the same in both packets. */
+        unsigned int t = whole;
+        __m256i mask = _mm256_broadcastsi128_si256(
+            dw_mask(block_dwords(rl_a, t)));
+        __m256i in = pair_x(_mm_loadu_si128((const __m128i *) (da + 16 * t)),
+                            _mm_loadu_si128((const __m128i *) (db + 16 * t)));
+        __m256i out = _mm256_xor_si256(in, ks[t + 1]);
+        __m256i keep = _mm256_blendv_epi8(in, out, mask);
+
+        _mm_storeu_si128((__m128i *) (da + 16 * t),
+                         _mm256_castsi256_si128(keep));
+        if (b) {
+            _mm_storeu_si128((__m128i *) (b->data + skip + 16 * t),
+                             _mm256_extracti128_si256(keep, 1));
+        }
+        acc_add(&acc, bswap_y(_mm256_and_si256(enc ? out : in, mask)),
+                _mm256_broadcastsi128_si256(h_x(k, nt_a + 1 - t)));
+        nt = 0;                 /* Done. */
+    }
     for (unsigned int t = whole; t < nt; t++) {
         unsigned int dw_a = block_dwords(rl_a, t);
         unsigned int dw_b = block_dwords(rl_b, t);

@@ -78,18 +78,25 @@ esp_crypto_ipsecmb_set_submit(int mode)
 }
 
 /* Whether contexts get the two-packet AES-GCM key data: the CPU can run
- * it and the environment variable ESPDP_GCM_X2 is not "0" (so that a
- * benchmark can measure both in one run).  Decided at the first
+ * it, intel-ipsec-mb runs its AVX2 code, and the environment variable
+ * ESPDP_GCM_X2 is not "0" (so that a benchmark can measure both).  Decided at the first
  * ctx_create(); a context keeps what it got. */
 static pthread_once_t x2_once = PTHREAD_ONCE_INIT;
 static bool x2_enabled;
 
+static IMB_MGR *get_mgr(void);
+
+/* Not where intel-ipsec-mb runs its AVX-512 code: that has VAES GCM of
+ * its own, four blocks per instruction, which this machine cannot
+ * measure against. */
 static void
 x2_init(void)
 {
     const char *env = getenv("ESPDP_GCM_X2");
+    IMB_MGR *mgr = get_mgr();
 
-    x2_enabled = gcm_x2_cpu_ok() && !(env && !strcmp(env, "0"));
+    x2_enabled = (gcm_x2_cpu_ok() && !(env && !strcmp(env, "0"))
+                  && mgr && mgr->used_arch != IMB_ARCH_AVX512);
 }
 
 /* Exported for tests/unit/test-crypto.c only: whether new AES-GCM

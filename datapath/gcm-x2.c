@@ -1,15 +1,17 @@
 /*
- * AES-GCM of two small ESP packets at once (see gcm-x2.h).
+ * AES-GCM of two ESP packets at once (see gcm-x2.h).
  *
  * Lane 0 of every 256-bit register belongs to op 'a', lane 1 to op 'b'.
  * Per op: J0 = nonce || 1 (RFC 4106: 12-byte nonce), data block j (from
  * 1) is XORed with E_K(nonce || j + 1), and the tag is
  * E_K(J0) ^ GHASH(AAD, ciphertext, lengths).  GHASH(S_1 .. S_m) is
- * computed as sum(S_i * H^(m - i + 1)) with S_1 the AAD, S_2 .. S_(m-1)
- * the ciphertext blocks and S_m the lengths block, all products summed
- * unreduced and reduced once per packet.  Partial blocks are read and
- * written with dword masks, so nothing outside 'data', 'aad' and 'icv'
- * is touched.
+ * sum(S_i * H^(m - i + 1)) with S_1 the AAD, S_2 .. S_(m-1) the
+ * ciphertext blocks and S_m the lengths block: the 128-byte chunks that
+ * both packets have whole are folded 8 blocks at a time (Horner), the
+ * rest of each packet (at most 8 blocks) and the lengths in one
+ * aggregated step.  Nothing outside 'data', 'aad' and 'icv' is written,
+ * or read (partial blocks through dword masks, or whole when the ICV
+ * follows the data).
  */
 #include "gcm-x2.h"
 
@@ -47,7 +49,7 @@ gcm_x2_cpu_ok(void)
     return (b & bit_AVX2) && (c & (1u << 9)) && (c & (1u << 10));
 }
 
-/* Masks of 0 to 4 dwords for vpmaskmovd, and their 256-bit pairs. */
+/* Masks of 0 to 4 dwords, for vpmaskmovd and blends. */
 static const int32_t dw_masks[5][4] __attribute__((aligned(16))) = {
     { 0, 0, 0, 0 }, { -1, 0, 0, 0 }, { -1, -1, 0, 0 }, { -1, -1, -1, 0 },
     { -1, -1, -1, -1 },

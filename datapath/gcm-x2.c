@@ -120,20 +120,6 @@ aes_x(const struct gcm_x2_key *k, __m128i x)
 /* POLYVAL's Montgomery reduction of the 256-bit product hi:lo by x^128
  * modulo x^128 + x^127 + x^126 + x^121 + 1: twice, the low 64 bits times
  * 0xc2 << 56 folded into the next 64. */
-X2_INLINE __m128i
-reduce_x(__m128i lo, __m128i hi)
-{
-    const __m128i poly = _mm_set_epi64x((long long) 0xc200000000000000ULL,
-                                        1);
-    __m128i t;
-
-    t = _mm_clmulepi64_si128(lo, poly, 0x10);
-    lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
-    t = _mm_clmulepi64_si128(lo, poly, 0x10);
-    lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
-    return _mm_xor_si128(lo, hi);
-}
-
 X2_INLINE __m256i
 reduce_y(__m256i lo, __m256i hi)
 {
@@ -147,20 +133,6 @@ reduce_y(__m256i lo, __m256i hi)
     t = _mm256_clmulepi64_epi128(lo, poly, 0x10);
     lo = _mm256_xor_si256(_mm256_shuffle_epi32(lo, 0x4e), t);
     return _mm256_xor_si256(lo, hi);
-}
-
-/* POLYVAL's dot(a, b) = a * b * x^-128. */
-X2_TARGET static __m128i
-dot_x(__m128i a, __m128i b)
-{
-    __m128i lo = _mm_clmulepi64_si128(a, b, 0x00);
-    __m128i hi = _mm_clmulepi64_si128(a, b, 0x11);
-    __m128i mid = _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x01),
-                                _mm_clmulepi64_si128(a, b, 0x10));
-
-    lo = _mm_xor_si128(lo, _mm_slli_si128(mid, 8));
-    hi = _mm_xor_si128(hi, _mm_srli_si128(mid, 8));
-    return reduce_x(lo, hi);
 }
 
 /* Unreduced products, summed: the three partial sums of a 128 x 128
@@ -187,6 +159,19 @@ acc_reduce(const struct acc_y *acc)
     __m256i hi = _mm256_xor_si256(acc->hi, _mm256_srli_si256(acc->mid, 8));
 
     return reduce_y(lo, hi);
+}
+
+/* POLYVAL's dot(a, b) = a * b * x^-128, at key set-up (both lanes the
+ * same). */
+X2_TARGET static __m128i
+dot_x(__m128i a, __m128i b)
+{
+    struct acc_y acc;
+
+    acc.lo = acc.mid = acc.hi = _mm256_setzero_si256();
+    acc_add(&acc, _mm256_broadcastsi128_si256(a),
+            _mm256_broadcastsi128_si256(b));
+    return _mm256_castsi256_si128(acc_reduce(&acc));
 }
 
 /* mulX_POLYVAL (RFC 8452 appendix A): h * x modulo POLYVAL's

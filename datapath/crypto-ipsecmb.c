@@ -7,36 +7,41 @@
  * first use and freed when the thread exits; contexts are read-only after
  * creation and shared between threads.
  *
- * AES-GCM goes through the library's direct API (the aes_gcm_enc/dec
- * functions that init_mb_mgr_auto() selected, one call per packet, what
- * DPDK's CPU-crypto path uses); ChaCha20-Poly1305 and CBC+HMAC go through
- * the burst job API (IMB_GET_NEXT_BURST / IMB_SUBMIT_BURST /
+ * AES-GCM: pairs of ops of the same key go to gcm-x2.c (two packets per
+ * 256-bit register, VAES and VPCLMULQDQ) where the CPU has them and
+ * intel-ipsec-mb runs its AVX2 code; other AES-GCM ops go through the
+ * library's direct API (the aes_gcm_enc/dec functions that
+ * init_mb_mgr_auto() selected, one call per packet, what DPDK's
+ * CPU-crypto path uses).  ChaCha20-Poly1305 and CBC+HMAC go through the
+ * burst job API (IMB_GET_NEXT_BURST / IMB_SUBMIT_BURST /
  * IMB_FLUSH_BURST).  On the machine below init_mb_mgr_auto() picks
  * IMB_ARCH_AVX2 (used_arch 4; ipsec-mb 1.3 has no VAES/VPCLMULQDQ GCM
- * without AVX-512, so GCM runs aes_gcm_*_avx_gen4).
+ * without AVX-512, so its GCM runs aes_gcm_*_avx_gen4).
  *
  * `cd tests && ESP_CRYPTO_BENCH=1 ../build/tests/test-crypto`, encrypt,
- * one thread, burst of 32, ns per packet (best of 3 runs of best of 5),
- * AMD EPYC Zen 3 at 2.45 GHz (AVX2, VAES, VPCLMULQDQ, SHA-NI, no AVX-512):
- * "dir" = GCM direct API (the default), "brst" / "sngl" = every suite
- * through burst / single jobs.
+ * one thread, burst of 32, ns per packet (best of 5), AMD EPYC Zen 3 at
+ * 2.45 GHz (AVX2, VAES, VPCLMULQDQ, SHA-NI, no AVX-512), 2026-11-23:
+ * "dflt" = the default (AES-GCM in pairs), "dir" = AES-GCM direct API
+ * only, "brst" / "sngl" = every suite through burst / single jobs.
  *
- *                      64 B              512 B             1392 B
- *                 dir  brst  sngl   dir  brst  sngl   dir  brst  sngl
- * AES-GCM-128    41.8  66.3  72.0   145   173   175   357   387   389
- * AES-GCM-256    50.3  75.4  80.7   161   190   193   396   426   426
- * ChaCha20-Poly     - 274.3 273.5     -   497   495     -  1126  1136
- * AES-CBC-128+HMAC  - 227.0 239.2     -   618   578     -  1227  1240
+ *                   64 B               512 B              1392 B
+ *             dflt  dir brst sngl dflt dir brst sngl dflt  dir brst sngl
+ * GCM-128     26.3 43.6 70.3 74.1   95 153  185  189  237  385  417  403
+ * GCM-256     26.8 54.7 85.0 85.4  106 169  200  205  266  422  450  460
+ * ChaCha20-P     -  298  289  286    - 522  531  531    - 1179 1175 1211
+ * CBC128+HMAC    -  251  228  271    - 650  589  633    - 1387 1301 1319
  *
- * The direct API saves about 25 ns (60 cycles, 37%) per packet at 64 B
- * over the job manager; in cycles (TSC) a bare loop of the direct call
- * costs 98 / 348 / 868 at 64 / 512 / 1392 B, so the engine adds ~4.  For
- * ChaCha20-Poly1305 the library's direct API (IMB_CHACHA20_POLY1305_INIT
- * / _ENC_UPDATE / _ENC_FINALIZE) measured ~8% slower than jobs at 64 B
- * (711 vs 655 cycles) and ~2% at 1392 B, and OpenSSL EVP costs ~1160
- * cycles at 64 B, so ChaCha20 stays on burst jobs.  The single-job and
- * all-jobs paths stay for the comparison and for the tests
- * (esp_crypto_ipsecmb_set_submit()).
+ * (ChaCha20 and CBC take burst jobs in both "dflt" and "dir"; "dir"
+ * shows them.)  Pairs save 40 % at 64 B and 38 % at 1392 B over the
+ * direct API.  Without pairs, the direct API saves about 25 ns (60
+ * cycles, 37%) per packet at 64 B over the job manager; in cycles (TSC) a
+ * bare loop of the direct call costs 98 / 348 / 868 at 64 / 512 / 1392
+ * B, so the engine adds ~4.  For ChaCha20-Poly1305 the library's direct
+ * API (IMB_CHACHA20_POLY1305_INIT / _ENC_UPDATE / _ENC_FINALIZE) measured
+ * ~8% slower than jobs at 64 B (711 vs 655 cycles) and ~2% at 1392 B, and
+ * OpenSSL EVP costs ~1160 cycles at 64 B, so ChaCha20 stays on burst
+ * jobs.  The direct-only, single-job and all-jobs paths stay for the
+ * comparison and for the tests (esp_crypto_ipsecmb_set_submit()).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -79,8 +84,8 @@ esp_crypto_ipsecmb_set_submit(int mode)
 
 /* Whether contexts get the two-packet AES-GCM key data: the CPU can run
  * it, intel-ipsec-mb runs its AVX2 code, and the environment variable
- * ESPDP_GCM_X2 is not "0" (so that a benchmark can measure both).  Decided at the first
- * ctx_create(); a context keeps what it got. */
+ * ESPDP_GCM_X2 is not "0" (so that a benchmark can measure both).
+ * Decided at the first ctx_create(); a context keeps what it got. */
 static pthread_once_t x2_once = PTHREAD_ONCE_INIT;
 static bool x2_enabled;
 

@@ -609,6 +609,73 @@ x2_alone(struct esp_crypto_op *op, bool enc)
     }
 }
 
+/* AES-GCM ops waiting for a partner within one burst.  Partners need the
+ * same key and must fit (gcm_x2_fits()): any two ops of up to
+ * GCM_X2_TAIL bytes do, larger ones only with ops of about their size.
+ * So that mixed sizes (IMIX) still find partners, a small op waits in
+ * 'small' and up to X2_WAIT_LARGE larger ones in 'large'; an op that
+ * finds no partner waits, and when its slot is taken or 'large' is full,
+ * the op it replaces runs alone. */
+enum { X2_WAIT_LARGE = 4 };
+
+struct x2_waiting {
+    struct esp_crypto_op *small;
+    struct esp_crypto_op *large[X2_WAIT_LARGE];
+    unsigned int n_large;
+};
+
+static void
+x2_waiting_init(struct x2_waiting *w)
+{
+    w->small = NULL;
+    w->n_large = 0;
+}
+
+static void
+x2_add(struct x2_waiting *w, struct esp_crypto_op *op, bool enc)
+{
+    const struct mb_ctx *ctx = op->ctx;
+
+    if (op->data_len <= GCM_X2_TAIL) {
+        if (w->small && w->small->ctx == ctx) {
+            gcm_x2_pair(&ctx->x2_key, w->small, op, enc);
+            w->small = NULL;
+            return;
+        }
+        if (w->small) {
+            x2_alone(w->small, enc);
+        }
+        w->small = op;
+        return;
+    }
+    for (unsigned int j = 0; j < w->n_large; j++) {
+        struct esp_crypto_op *other = w->large[j];
+
+        if (other->ctx == ctx && gcm_x2_fits(other, op)) {
+            gcm_x2_pair(&ctx->x2_key, other, op, enc);
+            w->large[j] = w->large[--w->n_large];
+            return;
+        }
+    }
+    if (w->n_large == X2_WAIT_LARGE) {
+        x2_alone(w->large[0], enc);
+        w->large[0] = w->large[--w->n_large];
+    }
+    w->large[w->n_large++] = op;
+}
+
+static void
+x2_flush(struct x2_waiting *w, bool enc)
+{
+    if (w->small) {
+        x2_alone(w->small, enc);
+    }
+    for (unsigned int j = 0; j < w->n_large; j++) {
+        x2_alone(w->large[j], enc);
+    }
+    x2_waiting_init(w);
+}
+
 static bool
 aead_op_ok(const struct esp_crypto_op *op)
 {
@@ -679,14 +746,14 @@ mb_burst(struct esp_crypto_op *ops[], unsigned int n, bool enc)
     cbc = ops[0]->ctx && is_cbc(((const struct mb_ctx *) ops[0]->ctx)->suite);
     if (!cbc && (mb_submit_mode == MB_SUBMIT_DEFAULT
                  || mb_submit_mode == MB_SUBMIT_DIRECT)) {
-        /* The common case, one pass: small AES-GCM ops two at a time
-         * (consecutive ops of the same key, gcm-x2.c), other AES-GCM ops
-         * straight to the direct functions, which need no manager;
-         * anything else (ChaCha20-Poly1305) collected for jobs.  'pend'
-         * is a small op waiting for a partner. */
+        /* The common case, one pass: AES-GCM ops two at a time
+         * (gcm-x2.c), the rest of AES-GCM straight to the direct
+         * functions, which need no manager; anything else (ChaCha20-
+         * Poly1305) collected for jobs. */
         bool x2 = mb_submit_mode == MB_SUBMIT_DEFAULT;
-        struct esp_crypto_op *pend = NULL;
+        struct x2_waiting w;
 
+        x2_waiting_init(&w);
         for (unsigned int i = 0; i < n; i++) {
             struct esp_crypto_op *op = ops[i];
             const struct mb_ctx *ctx = op->ctx;
@@ -695,15 +762,7 @@ mb_burst(struct esp_crypto_op *ops[], unsigned int n, bool enc)
                 op->status = EINVAL;
             } else if (ctx->x2 && x2 && gcm_x2_op_ok(op)) {
                 op->status = 0;
-                if (!pend) {
-                    pend = op;
-                } else if (pend->ctx == ctx && gcm_x2_fits(pend, op)) {
-                    gcm_x2_pair(&ctx->x2_key, pend, op, enc);
-                    pend = NULL;
-                } else {
-                    x2_alone(pend, enc);
-                    pend = op;
-                }
+                x2_add(&w, op, enc);
             } else if (ctx->gcm_enc) {
                 op->status = 0;
                 gcm_direct(op, enc);
@@ -712,9 +771,7 @@ mb_burst(struct esp_crypto_op *ops[], unsigned int n, bool enc)
                 idx[m++] = i;
             }
         }
-        if (pend) {
-            x2_alone(pend, enc);
-        }
+        x2_flush(&w, enc);
         if (!m) {
             return;
         }

@@ -1205,6 +1205,19 @@ test_x2(void)
             }
             x2_burst(p, n, ctx, ctx_of, n / 2);
         }
+        /* Mixed sizes (IMIX order, as espbench sends them) and keys:
+         * partners are found across the burst. */
+        for (unsigned int i = 0; i < ESP_BURST_MAX; i++) {
+            static const uint32_t imix[] = { 64, 576, 64, 1500, 64, 576,
+                                             64, 64, 576, 64, 576, 64 };
+
+            x2_fill(&p[i], imix[i % 12] - 24 + (i % 3) * 4, 8, i % 5 == 2);
+            ctx_of[i] = i % 7 == 3;
+        }
+        x2_burst(p, ESP_BURST_MAX, ctx, ctx_of, 5);
+        x2_burst(p, ESP_BURST_MAX, ctx, ctx_of, 30);
+        memset(ctx_of, 0, sizeof ctx_of);
+
         /* Keys changing inside a burst: a pending op meets another
          * key. */
         for (unsigned int i = 0; i < 7; i++) {

@@ -45,6 +45,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,17 +92,44 @@ static bool x2_enabled;
 
 static IMB_MGR *get_mgr(void);
 
+/* mb_describe()'s line, written by x2_init(). */
+static char mb_line[160];
+
 /* Not where intel-ipsec-mb runs its AVX-512 code: that has VAES GCM of
  * its own, four blocks per instruction, which this machine cannot
  * measure against. */
 static void
 x2_init(void)
 {
+    static const char *const archs[] = {
+        [IMB_ARCH_NONE] = "no", [IMB_ARCH_NOAESNI] = "no-AESNI",
+        [IMB_ARCH_SSE] = "SSE", [IMB_ARCH_AVX] = "AVX",
+        [IMB_ARCH_AVX2] = "AVX2", [IMB_ARCH_AVX512] = "AVX-512",
+    };
     const char *env = getenv("ESPDP_GCM_X2");
+    bool off = env && !strcmp(env, "0");
     IMB_MGR *mgr = get_mgr();
+    bool avx512 = mgr && mgr->used_arch == IMB_ARCH_AVX512;
+    bool cpu = gcm_x2_cpu_ok();
+    const char *arch = (mgr && mgr->used_arch < IMB_ARCH_NUM
+                        ? archs[mgr->used_arch] : "unknown");
 
-    x2_enabled = (gcm_x2_cpu_ok() && !(env && !strcmp(env, "0"))
-                  && mgr && mgr->used_arch != IMB_ARCH_AVX512);
+    x2_enabled = cpu && !off && mgr && !avx512;
+    snprintf(mb_line, sizeof mb_line,
+             "intel-ipsec-mb %s, %s code; AES-GCM %s", imb_get_version_str(),
+             arch,
+             x2_enabled ? "two packets at a time (VAES, VPCLMULQDQ)"
+             : off ? "one packet per call (ESPDP_GCM_X2=0)"
+             : !cpu ? "one packet per call (no VAES or VPCLMULQDQ)"
+             : avx512 ? "one packet per call (intel-ipsec-mb's AVX-512 GCM)"
+             : "one packet per call");
+}
+
+static const char *
+mb_describe(void)
+{
+    pthread_once(&x2_once, x2_init);
+    return mb_line;
 }
 
 /* Exported for tests/unit/test-crypto.c only: whether new AES-GCM
@@ -989,4 +1017,5 @@ const struct esp_crypto_engine esp_crypto_ipsecmb = {
     .encrypt_burst = mb_encrypt_burst,
     .decrypt_burst = mb_decrypt_burst,
     .derive_iv = mb_derive_iv,
+    .describe = mb_describe,
 };

@@ -108,6 +108,11 @@ struct esp_crypto_engine {
      * encrypts with (esp-out.c).  Sets each op's 'status' (EINVAL: not a
      * CBC context, or n > ESP_BURST_MAX).  Thread-safe like the above. */
     void (*derive_iv)(struct esp_crypto_op *ops[], unsigned int n);
+
+    /* Optional (may be null).  One line saying how the engine runs on this
+     * machine (library version, the code the CPU allows, what the
+     * environment turned off), for logs.  Static storage. */
+    const char *(*describe)(void);
 };
 
 extern const struct esp_crypto_engine esp_crypto_ipsecmb;

@@ -1150,6 +1150,17 @@ test_x2(void)
     static struct x2pkt p[ESP_BURST_MAX];
     unsigned int ctx_of[ESP_BURST_MAX];
 
+    /* The engine's line for logs says which GCM runs. */
+    const char *line = (esp_crypto_ipsecmb.describe
+                        ? esp_crypto_ipsecmb.describe() : NULL);
+
+    CHECK(line && strstr(line, "intel-ipsec-mb "));
+    CHECK(line && !strstr(line, "two packets at a time")
+          == !esp_crypto_ipsecmb_x2());
+    if (line) {
+        printf("test-crypto: ipsec-mb engine: %s\n", line);
+    }
+
     if (!esp_crypto_ipsecmb_x2()) {
         const char *env = getenv("ESPDP_GCM_X2");
 

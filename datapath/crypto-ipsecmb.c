@@ -61,7 +61,8 @@
  * paths stay compiled so that the benchmark and the tests can compare
  * them. */
 enum mb_submit {
-    MB_SUBMIT_DEFAULT,          /* GCM direct, the rest burst jobs. */
+    MB_SUBMIT_DEFAULT,          /* GCM in pairs (gcm-x2.c) where it can,
+                                 * else direct; the rest burst jobs. */
     MB_SUBMIT_SINGLE,           /* Everything single jobs. */
     MB_SUBMIT_BURST,            /* Everything burst jobs (GCM too). */
     MB_SUBMIT_DIRECT,           /* Like the default, but every GCM op

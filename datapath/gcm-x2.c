@@ -142,6 +142,12 @@ struct acc_y {
 };
 
 X2_INLINE void
+acc_zero(struct acc_y *acc)
+{
+    acc->lo = acc->mid = acc->hi = _mm256_setzero_si256();
+}
+
+X2_INLINE void
 acc_add(struct acc_y *acc, __m256i a, __m256i b)
 {
     acc->lo = _mm256_xor_si256(acc->lo, _mm256_clmulepi64_epi128(a, b, 0x00));
@@ -168,7 +174,7 @@ dot_x(__m128i a, __m128i b)
 {
     struct acc_y acc;
 
-    acc.lo = acc.mid = acc.hi = _mm256_setzero_si256();
+    acc_zero(&acc);
     acc_add(&acc, _mm256_broadcastsi128_si256(a),
             _mm256_broadcastsi128_si256(b));
     return _mm256_castsi256_si128(acc_reduce(&acc));
@@ -338,7 +344,7 @@ gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
             ks8[j] = ctr_y(base, 8 * c + j + 2);
         }
         aes_y(k, ks8, 8);
-        acc.lo = acc.mid = acc.hi = _mm256_setzero_si256();
+        acc_zero(&acc);
         if (!c) {
             acc_add(&acc, aad, _mm256_broadcastsi128_si256(h_x(k, 9)));
         }
@@ -380,7 +386,7 @@ gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
     /* The tail, aggregated: the first term is the AAD (no chunks: its own
      * block, times H^(tail blocks + 2)) or the state after the chunks
      * (XORed into the first tail block: times H^(tail blocks + 1)). */
-    acc.lo = acc.mid = acc.hi = _mm256_setzero_si256();
+    acc_zero(&acc);
     e = chunks ? 1 : 2;
     acc_add(&acc, chunks ? x : aad,
             pair_x(h_x(k, nt_a + e), h_x(k, nt_b + e)));

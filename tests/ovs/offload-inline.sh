@@ -43,7 +43,8 @@
 #      counter ipsec_inline_leak_drop, logged); lk1 sees no ESP and no
 #      clear-text payload; the packets of the original still leave wan,
 #      encrypted by the model; then (7d) the ESP in UDP of a NAT-T inline
-#      SA, sent to lk0 only, is dropped the same way.
+#      SA, sent to lk0 only, is dropped the same way, and (7e) so is a
+#      burst of 8 of its packets that the datapath takes in one batch.
 #   8. (run after 3, before 7) a restart of wan (options:n_rxq_desc): the
 #      in SA's rte_flow rule is destroyed before the stop and created
 #      again after the start (net_af_packet does not keep rules), as
@@ -260,6 +261,23 @@ pings 2
 check "7d: 2 ESP-in-UDP packets to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port 0x7104))" \
     test "$(leaks inline_wrong_port 0x7104)" = 2
 check "7d: nothing reached the NIC model (tx_encrypted $e0 -> $(model tx_encrypted))" \
+    test "$(model tx_encrypted)" = "$e0"
+# e. A burst of the SA's ESP in one batch, to lk0 only: the check looks
+# the SA up once per batch and must still drop every packet.  ovs-vswitchd
+# is stopped while ha sends, so that hp's main-thread receive takes all
+# 8 at once when it continues.
+w0=$(leaks inline_wrong_port 0x7104)
+vsw=$(cat "$WORK/sa/ovs-vswitchd.pid")
+kill -STOP "$vsw"
+in_ns ha ping -c 8 -l 8 -W 1 -p $PATTERN -q 10.2.0.2 >/dev/null 2>&1 &
+burst=$!
+sleep 0.5
+kill -CONT "$vsw"
+wait "$burst" || true
+sleep 0.3
+check "7e: a burst of 8 to lk0 all dropped as inline_wrong_port ($w0 -> $(leaks inline_wrong_port 0x7104))" \
+    test "$(leaks inline_wrong_port 0x7104)" = $(( w0 + 8 ))
+check "7e: nothing reached the NIC model (tx_encrypted $e0 -> $(model tx_encrypted))" \
     test "$(model tx_encrypted)" = "$e0"
 ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
 appctl sa revalidator/wait >/dev/null

@@ -26,7 +26,8 @@
 #   2. pings both ways all answered; A's out SA counts what B's in SA
 #      counts and the model encrypted at least as many; A's in SA counts
 #      what B's out SA counts and the model decrypted at least as many; no
-#      drop anywhere;
+#      drop anywhere, and (with an esp port es0 to another peer beside
+#      vx0) none of vx0's ESP went the esp ports' inline receive path;
 #   3. 10 MB over TCP from ha to hb and 10 MB from hb to ha arrive
 #      complete;
 #   4. a third SA finds the model's SA table (2) full: it runs in sw, and
@@ -85,6 +86,10 @@ netdev_bridge sa br-int hp
 vsctl sa add-port br-int vx0 -- set Interface vx0 type=vxlan \
     options:remote_ip=192.0.2.2 options:local_ip=192.0.2.1 \
     options:key=123 options:ipsec=required options:ipsec-offload-port=wan
+# An esp port to another peer: the inline-crypto receive shortcut of esp
+# ports (patch 0029) is then active, and must leave vx0's ESP alone.
+vsctl sa add-port br-int es0 -- set Interface es0 type=esp \
+    options:remote_ip=192.0.2.9
 retry 50 test "$(vsctl sa get Interface wan link_state)" = up || true
 appctl sa tnl/neigh/set br-wan 192.0.2.2 "$SB_WAN_MAC" >/dev/null
 ofctl sa del-flows br-int
@@ -133,6 +138,8 @@ check "2: no drop at B ($(sa_drops sb vx0 0x2001 in))" \
     test "$(sa_drops sb vx0 0x2001 in)" = none
 check "2: no TX error in the model ($(model tx_errors))" \
     test "$(model tx_errors)" = 0
+check "2: none of it took the esp ports' inline receive path" \
+    test "$(appctl sa coverage/read-counter ipsec_inline_rx)" = 0
 
 # 3: TCP both ways.
 r=0

@@ -31,7 +31,12 @@ struct dpdk_caps {
     char port_name[64];
     struct rte_security_ctx *ctx;
     const struct rte_security_capability *caps;     /* Driver-owned. */
-    struct rte_mempool *pool;   /* Created on the first install. */
+    struct rte_mempool *pool;   /* Created on the first install, named
+                                 * by 'pool_id'. */
+    unsigned int pool_id;       /* Unique among the caps of this process:
+                                 * several registry ports (the IPsec
+                                 * ports of one offload port) may probe
+                                 * one ethdev, each with its own pool. */
     unsigned int n_sessions;    /* Live sessions we created. */
     unsigned int n_flows;       /* Live ingress rte_flow rules. */
     bool cb_registered;
@@ -384,6 +389,46 @@ event_cb(uint16_t port_id, enum rte_eth_event_type event, void *cb_arg,
     return ipsec_offload_dpdk_ipsec_event(port_id, event, cb_arg, ret_param);
 }
 
+/* The RTE_ETH_EVENT_IPSEC callback of each ethdev, registered once
+ * however many caps probe it (DPDK keeps one entry per function and
+ * argument, and unregistering removes it): the handler finds the SA by
+ * the event's metadata, so one suffices.  Counted per ethdev, so that
+ * the last caps of a port unregisters it, not the first. */
+static pthread_mutex_t cb_mutex = PTHREAD_MUTEX_INITIALIZER;
+static unsigned int cb_refs[RTE_MAX_ETHPORTS];
+static unsigned int next_pool_id;
+
+static bool
+event_cb_ref(uint16_t port_id)
+{
+    bool ok = true;
+
+    if (port_id >= RTE_MAX_ETHPORTS) {
+        return false;
+    }
+    pthread_mutex_lock(&cb_mutex);
+    if (!cb_refs[port_id]) {
+        ok = !rte_eth_dev_callback_register(port_id, RTE_ETH_EVENT_IPSEC,
+                                            event_cb, NULL);
+    }
+    if (ok) {
+        cb_refs[port_id]++;
+    }
+    pthread_mutex_unlock(&cb_mutex);
+    return ok;
+}
+
+static void
+event_cb_unref(uint16_t port_id)
+{
+    pthread_mutex_lock(&cb_mutex);
+    if (!--cb_refs[port_id]) {
+        rte_eth_dev_callback_unregister(port_id, RTE_ETH_EVENT_IPSEC,
+                                        event_cb, NULL);
+    }
+    pthread_mutex_unlock(&cb_mutex);
+}
+
 static int
 dpdk_probe(const struct ipsec_offload_class *class,
            enum rte_security_session_action_type action,
@@ -435,10 +480,12 @@ dpdk_probe(const struct ipsec_offload_class *class,
 
     if (action == RTE_SECURITY_ACTION_TYPE_INLINE_PROTOCOL
         && rte_eth_dev_is_valid_port(dc->port_id)
-        && !rte_eth_dev_callback_register(dc->port_id, RTE_ETH_EVENT_IPSEC,
-                                          event_cb, NULL)) {
+        && event_cb_ref(dc->port_id)) {
         dc->cb_registered = true;
     }
+    pthread_mutex_lock(&cb_mutex);
+    dc->pool_id = next_pool_id++;
+    pthread_mutex_unlock(&cb_mutex);
     *capsp = dc;
     return 0;
 }
@@ -470,8 +517,7 @@ dpdk_caps_destroy(void *caps_)
         return;
     }
     if (dc->cb_registered) {
-        rte_eth_dev_callback_unregister(dc->port_id, RTE_ETH_EVENT_IPSEC,
-                                        event_cb, NULL);
+        event_cb_unref(dc->port_id);
     }
     /* The registry removes a port only when it has no SAs, so every
      * session is back in the pool. */
@@ -552,9 +598,9 @@ get_pool(struct dpdk_caps *dc)
          * header. */
         unsigned int elt = rte_security_session_get_size(dc->ctx);
 
-        ipsec_offload_fmt(name, sizeof name, "ipsec_%s_%u",
+        ipsec_offload_fmt(name, sizeof name, "ipsec_%s_%u_%u",
             dc->action == RTE_SECURITY_ACTION_TYPE_INLINE_CRYPTO
-            ? "ic" : "ip", dc->port_id);
+            ? "ic" : "ip", dc->port_id, dc->pool_id);
         dc->pool = rte_mempool_create(name, pool_size, elt, 0, 0,
                                       NULL, NULL, NULL, NULL,
                                       SOCKET_ID_ANY, 0);

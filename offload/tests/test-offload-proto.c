@@ -859,6 +859,66 @@ test_checks(void)
     nic_teardown(model, reg);
 }
 
+/* Several registry ports on one ethdev: the IPsec ports (an esp port and
+ * IPsec-required tunnel ports, say) that name one DPDK port as their
+ * offload port.  Each probes the NIC on its own and gets its own session
+ * pool (they once shared a name, and the second port's SAs fell back to
+ * sw: "cannot create session mempool (File exists)").  Whether the
+ * ethdev's event callback stays registered until the last of them goes
+ * cannot be seen from here: rte_eth_dev_callback_process() is in
+ * ethdev_driver.h, which Debian does not install. */
+static void
+test_shared_port(void)
+{
+    static const struct cfg c = {
+        "shared port", ESP_SUITE_AES_GCM_128, true, false, false, false,
+        false, false,
+    };
+    struct rte_mbuf *pkts[1], *got[1];
+    struct esp_sa *sas[1], *peer;
+    enum esp_verdict v[1];
+    struct esp_sa_params p;
+    struct secmodel *model;
+    struct ipsec_offload *reg = nic_setup(&model);
+    struct inst a, b;
+    char err[256];
+
+    test_case = "shared port";
+    if (!model) {
+        return;
+    }
+    CHECK_EQ(ipsec_offload_port_add(reg, "dpdk0b", "dpdk", ports.nic), 0);
+
+    /* One inline-protocol SA on each registry port. */
+    p = sa_params(&c, 0x9401, ESP_DIR_IN);
+    install(reg, &p, &a);
+    p = sa_params(&c, 0x9402, ESP_DIR_IN);
+    memset(&b, 0, sizeof b);
+    CHECK_EQ(esp_sa_create(&p, &b.sa, err, sizeof err), 0);
+    CHECK_EQ(ipsec_offload_sa_install(reg, "dpdk0b", &p, b.sa, &b.osa,
+                                      err, sizeof err), 0);
+    CHECK(b.osa && ipsec_offload_sa_kind(b.osa)
+                   == IPSEC_OFFLOAD_INLINE_PROTOCOL);
+    CHECK_EQ(counters(model).live, 2);
+
+    /* The second port's SA works: the NIC opens its ESP. */
+    peer = peer_sa(&p, 0);
+    peer_seal(peer, false, 1, 0, 1, pkts);
+    esp_sa_destroy(peer);
+    CHECK_EQ(ring_ports_wire(&ports, ports.peer, pkts, 1, got), 1);
+    CHECK_EQ(ipsec_offload_dpdk_proto_rx(got, v, sas, 1, 0), 1);
+    CHECK(v[0] == ESP_OK && sas[0] == b.sa);
+    rte_pktmbuf_free(got[0]);
+
+    /* The second port goes (its SA first, as the datapath does); the
+     * first keeps its SA and session. */
+    uninstall(&b);
+    CHECK_EQ(ipsec_offload_port_remove(reg, "dpdk0b"), 0);
+    CHECK_EQ(counters(model).live, 1);
+    uninstall(&a);
+    nic_teardown(model, reg);
+}
+
 int
 main(void)
 {
@@ -876,6 +936,7 @@ main(void)
     test_replay();
     test_events();
     test_checks();
+    test_shared_port();
     test_case = "mbufs";
     CHECK_EQ(rte_mempool_in_use_count(mbufs), 0);
     ring_ports_destroy(&ports);

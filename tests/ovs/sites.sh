@@ -232,11 +232,13 @@ offload_site_net() {
 }
 
 # inline_leak_checks LABEL COUNTER: the fail-closed output check of an
-# inline SA (offload-inline.sh, offload-proto.sh).  Site "sa" has br-wan
-# with the offload port wan and a second port lk0; the caller defines
-# leaks REASON (the out SA $OUT's drops for REASON), pings N (N packets
-# into esp0 from the host) and model NAME (the NIC model's counter NAME;
-# COUNTER is the one that counts packets the NIC protected).  Three
+# inline SA (offload-inline.sh, offload-proto.sh,
+# offload-proto-tunnels.sh).  Site "sa" has br-wan with the offload port
+# wan and a second port lk0; the caller defines leaks REASON (the out SA
+# $OUT's drops for REASON), pings N (N packets into the SA's port,
+# $LEAK_PORT or esp0, from the host) and model NAME (the NIC model's
+# counter NAME; COUNTER is the one that counts packets the NIC
+# protected).  Three
 # rounds: a. flows to lk0 then wan (lk0 gets a copy: inline_wrong_port;
 # wan the marked original, protected by the NIC); b. wan then lk0 (wan
 # gets an unmarked copy: inline_unmarked; lk0 the original:
@@ -248,10 +250,10 @@ inline_leak_checks() {
     local l=$1 c=$2 o0 o1 e0 w0 u0
     ofctl sa add-flow br-wan "in_port=LOCAL,actions=lk0,wan"
     appctl sa revalidator/wait >/dev/null
-    o0=$(sa_json sa esp0 "$OUT" out)
+    o0=$(sa_json sa "${LEAK_PORT:-esp0}" "$OUT" out)
     e0=$(model "$c")
     pings 3
-    o1=$(sa_json sa esp0 "$OUT" out)
+    o1=$(sa_json sa "${LEAK_PORT:-esp0}" "$OUT" out)
     check "${l}a: 3 copies to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port))" \
         test "$(leaks inline_wrong_port)" = 3 -a "$(leaks inline_unmarked)" = 0
     check "${l}a: the originals still leave wan through the NIC (packets ${o0% *} -> ${o1% *}, $c $e0 -> $(model "$c"))" \

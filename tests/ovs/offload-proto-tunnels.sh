@@ -1,7 +1,7 @@
 #!/bin/bash
 # System test: the SAs of IPsec-required vxlan, geneve and gre ports (ESP
 # in transport mode on the outer packet) on "dpdk-inline-protocol" in
-# ovs-vswitchd (patch 0029).  Site A's WAN port is a DPDK port
+# ovs-vswitchd (patch 0030).  Site A's WAN port is a DPDK port
 # (net_af_packet on a veth) with the test-only software model of an
 # inline-IPsec NIC in protocol mode (Interface
 # other_config:ipsec-nic-model=8, ipsec-nic-model-actions=protocol); its
@@ -92,7 +92,7 @@ trap 'cleanup_sites offload-proto-tunnels ha sa sb hb; give_back_hugepages' EXIT
 
 T0=$(date +%s)
 grep -q proto_rx_wrong_addr "$OVS/vswitchd/ovs-vswitchd" 2>/dev/null \
-    || skip "ovs-vswitchd does not drive inline protocol for tunnel ports (patch 0029)"
+    || skip "ovs-vswitchd does not drive inline protocol for tunnel ports (patch 0030)"
 offload_model_preflight offload-proto-tunnels
 
 # Port number 1-3 (vx0, gn0, gr0), its SPIs and keys (K_AB, K_BA with the

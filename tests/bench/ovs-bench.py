@@ -72,6 +72,10 @@ OFF_ROWS = (("sw", "off-sw", "cpu_cycles_per_pkt"),
             ("vx-sw", "off-vx-sw", "cpu_cycles_per_pkt"),
             ("vx-dpdk-inline-crypto", "off-vx-inline", "excl_cycles_per_pkt"),
             ("vx-dpdk-inline-crypto+model", "off-vx-inline",
+             "cpu_cycles_per_pkt"),
+            ("vx-dpdk-inline-protocol", "off-vx-inline-protocol",
+             "excl_cycles_per_pkt"),
+            ("vx-dpdk-inline-protocol+model", "off-vx-inline-protocol",
              "cpu_cycles_per_pkt"))
 OFF_LABEL = {"sw": "sw",
              "dpdk-inline-crypto": "dpdk-inline-crypto, NIC model excluded",
@@ -87,7 +91,11 @@ OFF_LABEL = {"sw": "sw",
              "vx-dpdk-inline-crypto": "VXLAN + ESP (vxe): dpdk-inline-crypto, "
              "NIC model excluded",
              "vx-dpdk-inline-crypto+model": "VXLAN + ESP (vxe): "
-             "dpdk-inline-crypto, as measured (NIC model included)"}
+             "dpdk-inline-crypto, as measured (NIC model included)",
+             "vx-dpdk-inline-protocol": "VXLAN + ESP (vxe): "
+             "dpdk-inline-protocol, NIC model excluded",
+             "vx-dpdk-inline-protocol+model": "VXLAN + ESP (vxe): "
+             "dpdk-inline-protocol, as measured (NIC model included)"}
 MAX_INLINE_PCT_1400 = 40               # issue 4, "Benchmark" (inline
                                        # crypto; protocol: information)
 

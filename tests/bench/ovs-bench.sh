@@ -78,10 +78,11 @@
 # A model stays on its port for the life of ovs-vswitchd, so these ports
 # stay too; those not in use are kept administratively down (ovs-ofctl
 # mod-port), which stops their polling and so their traffic.  Then vxe
-# (VXLAN + ESP transport) on sw and on inline crypto (patch 0018; inline
-# protocol is tunnel mode only), the same traffic as its first-phase rows,
-# its SAs checked to be on the provider (its inline ESP is checked with
-# Scapy by tests/ovs/offload-tunnels.sh, not here).  Each
+# (VXLAN + ESP transport) on sw, inline crypto (patch 0018) and inline
+# protocol (patch 0030), the same traffic as its first-phase rows, its
+# SAs checked to be on the provider (its inline ESP is checked with Scapy
+# by tests/ovs/offload-tunnels.sh and offload-proto-tunnels.sh, not
+# here).  Each
 # window also reads ipsec/nic-model-show: the TSC cycles the model's RX/TX
 # callbacks spent (the crypto, or all of ESP, that a real NIC does in
 # hardware; they run on the PMD core) are subtracted per packet for the
@@ -622,9 +623,9 @@ off_verify() {   # off_verify PROVIDER: esp0's ESP both ways, by Scapy.
 # frames into the null sink (sw, cryptodevs) or the NIC model's nicw
 # (inline), and for decap Scapy's ESP from dsrc or the model ports
 # nicr-64 / nicr-1400.  vxe (VXLAN + ESP transport, after esp0's
-# providers, sw and inline crypto only): the same, with the first phase's
-# VXLAN + ESP pcaps, from the model ports nicr-vx-64 / nicr-vx-1400
-# (OpenFlow 8 and 9) for inline.
+# providers, sw, inline crypto and inline protocol): the same, with the
+# first phase's VXLAN + ESP pcaps, from the model ports nicr-vx-64 /
+# nicr-vx-1400 (OpenFlow 8 and 9) for inline.
 off_mode() {   # off_mode PORT PROVIDER: the measured mode's name.
     local mode=off-${2#dpdk-}
     mode=${mode%-crypto}
@@ -666,6 +667,7 @@ off_decap() {   # off_decap PORT PROVIDER SIZE ROUND
 }
 OFF_PROVIDERS="sw dpdk-inline-crypto dpdk-inline-protocol"
 OFF_PROVIDERS+=" dpdk-lookaside dpdk-cpu-crypto"
+VX_PROVIDERS="sw dpdk-inline-crypto dpdk-inline-protocol"
 if [ "$OFFLOAD" = 1 ]; then
     echo "ovs-bench: offload providers: $OFF_PROVIDERS"
     ipsec_ports both
@@ -740,14 +742,14 @@ if [ "$OFFLOAD" = 1 ]; then
                     off_encap esp0 "$prov" "$size" "$r"
                 done
                 ofctl add-flow br-int in_port=3,actions=11
-                for prov in sw dpdk-inline-crypto; do
+                for prov in $VX_PROVIDERS; do
                     off_encap vxe "$prov" "$size" "$r"
                 done
                 del_port br-int src
                 for prov in $OFF_PROVIDERS; do
                     off_decap esp0 "$prov" "$size" "$r"
                 done
-                for prov in sw dpdk-inline-crypto; do
+                for prov in $VX_PROVIDERS; do
                     off_decap vxe "$prov" "$size" "$r"
                 done
             done

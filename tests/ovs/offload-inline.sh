@@ -288,14 +288,7 @@ check "7e: nothing reached the NIC model (tx_encrypted $e0 -> $(model tx_encrypt
     test "$(model tx_encrypted)" = "$e0"
 ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
 appctl sa revalidator/wait >/dev/null
-sleep 0.5
-kill "$LEAK_TCPDUMP"
-wait "$LEAK_TCPDUMP" 2>/dev/null || true
-n_leak=$(tcpdump -nr "$WORK/leak.pcap" 'esp or udp port 4500' 2>/dev/null | wc -l)
-check "7: no ESP on lk1 ($n_leak)" test "$n_leak" = 0
-check "7: no clear-text ping payload on lk1" \
-    not grep -q "$PATTERN" < <(tcpdump -xnr "$WORK/leak.pcap" 2>/dev/null \
-        | sed 's/^.*0x[0-9a-f]*: *//' | tr -d ' \n')
+check_leak_capture 7 'esp or udp port 4500' ESP
 
 # 4: the model's SA table (2) is full.
 appctl sa ipsec/sa-add esp0 in \

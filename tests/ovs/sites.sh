@@ -284,6 +284,23 @@ inline_leak_checks() {
     appctl sa revalidator/wait >/dev/null
 }
 
+# check_leak_capture LABEL FILTER WHAT: stops the capture on the leak
+# port's far end (LEAK_TCPDUMP, writing $WORK/leak.pcap) and checks that
+# it holds no packet that the tcpdump FILTER matches (WHAT names them)
+# and no clear-text $PATTERN (offload-inline.sh, offload-proto.sh,
+# offload-proto-tunnels.sh).
+check_leak_capture() {
+    local l=$1 filter=$2 what=$3 n
+    sleep 0.5
+    kill "$LEAK_TCPDUMP"
+    wait "$LEAK_TCPDUMP" 2>/dev/null || true
+    n=$(tcpdump -nr "$WORK/leak.pcap" "$filter" 2>/dev/null | wc -l)
+    check "$l: no $what on lk1 ($n)" test "$n" = 0
+    check "$l: no clear-text ping payload on lk1" \
+        not grep -q "$PATTERN" < <(tcpdump -xnr "$WORK/leak.pcap" \
+            2>/dev/null | sed 's/^.*0x[0-9a-f]*: *//' | tr -d ' \n')
+}
+
 ns() { echo "$NS_PREFIX$1"; }
 in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
 

@@ -175,10 +175,8 @@ check_counters() {
 }
 
 tcp_ok() {   # tcp_ok PHASE ADDR: 10 MB over TCP from ha to hb's ADDR.
-    local r=0
-    tcp_transfer hb ha "$2" 10 "$MARKER" || r=$?
-    check "$1: 10 MB over TCP ha -> hb arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
-        test $r = 0
+    check_tcp "$1: 10 MB over TCP ha -> hb arrived complete" hb ha "$2" 10 \
+        "$MARKER"
 }
 
 pings() {   # pings FAMILY: 3 pings each way (-4 or -6).

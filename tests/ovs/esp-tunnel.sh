@@ -84,9 +84,7 @@ check "site A out SA counted 6 IPv6 packets, 624 bytes" \
 # protected it (at least one packet per 1400-byte segment) and site B's
 # in SA verified it without a drop.  (IPv6 inside and outside: esp-ipv6.sh.)
 before_a_out=$(sa_json sa esp0 0x2001 out)
-r=0
-tcp_transfer hb ha 10.2.0.2 10 "$MARKER" || r=$?
-check "10 MB over TCP ha -> hb arrived complete ($(cat "$WORK/tcp-rx.txt"))" test $r = 0
+check_tcp "10 MB over TCP ha -> hb arrived complete" hb ha 10.2.0.2 10 "$MARKER"
 d=$(delta "$before_a_out" sa out)
 check "site A out SA counted the TCP transfer (${d% *} packets)" \
     test "${d% *}" -ge 7000

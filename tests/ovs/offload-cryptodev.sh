@@ -178,10 +178,7 @@ round() {   # round PROVIDER ENGINE OUT_SPI IN_SPI
     appctl sa revalidator/wait
     a0=$(sa_json sa esp0 "$out" out)
     f0=$(flow_stats sa br-int 'in_port=hp')
-    r=0
-    tcp_transfer hb ha 10.2.0.2 2 "$MARKER" || r=$?
-    check "$prov: 2 MB over TCP ha -> hb arrived ($(cat "$WORK/tcp-rx.txt"))" \
-        test $r = 0
+    check_tcp "$prov: 2 MB over TCP ha -> hb arrived" hb ha 10.2.0.2 2 "$MARKER"
     sa_equals_flow() {
         appctl sa revalidator/wait
         pa=$(minus "$(sa_json sa esp0 "$out" out)" "$a0")

@@ -276,14 +276,8 @@ check "2: no TX error in the model ($(model tx_errors) $(model proto_tx_errors))
     test "$(model tx_errors) $(model proto_tx_errors)" = "0 0"
 
 # 3: TCP both ways over vx0.
-r=0
-tcp_transfer hb ha 10.0.0.2 5 "$MARKER" || r=$?
-check "3: 5 MB over TCP ha -> hb arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
-    test $r = 0
-r=0
-tcp_transfer ha hb 10.0.0.1 5 "$MARKER" || r=$?
-check "3: 5 MB over TCP hb -> ha arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
-    test $r = 0
+check_tcp "3: 5 MB over TCP ha -> hb arrived complete" hb ha 10.0.0.2 5 "$MARKER"
+check_tcp "3: 5 MB over TCP hb -> ha arrived complete" ha hb 10.0.0.1 5 "$MARKER"
 check "3: still no drop at A ($(sa_drops sa vx0 0x1001 in))" \
     test "$(sa_drops sa vx0 0x1001 in)" = none
 

@@ -142,14 +142,8 @@ check "2: none of it took the esp ports' inline receive path" \
     test "$(appctl sa coverage/read-counter ipsec_inline_rx)" = 0
 
 # 3: TCP both ways.
-r=0
-tcp_transfer hb ha 10.0.0.2 10 "$MARKER" || r=$?
-check "3: 10 MB over TCP ha -> hb arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
-    test $r = 0
-r=0
-tcp_transfer ha hb 10.0.0.1 10 "$MARKER" || r=$?
-check "3: 10 MB over TCP hb -> ha arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
-    test $r = 0
+check_tcp "3: 10 MB over TCP ha -> hb arrived complete" hb ha 10.0.0.2 10 "$MARKER"
+check_tcp "3: 10 MB over TCP hb -> ha arrived complete" ha hb 10.0.0.1 10 "$MARKER"
 check "3: still no drop at A ($(sa_drops sa vx0 0x1001 in))" \
     test "$(sa_drops sa vx0 0x1001 in)" = none
 

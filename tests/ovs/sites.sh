@@ -84,6 +84,27 @@ overlay_hosts() {
     done
 }
 
+# overlay_sites MTU: the namespaces of the two-site tunnel tests: hosts ha
+# and hb (overlay_hosts MTU), sites sa and sb (no IPv6 of their own), each
+# started with br-wan (192.0.2.1 or .2/24, port wan) and br-int (port hp)
+# without flows: only what a test's flows steer enters a tunnel.
+overlay_sites() {
+    local s me
+    netns_add ha sa sb hb
+    netns_no_ipv6 sa sb
+    two_site_veths sa sb hp
+    overlay_hosts "$1"
+    for s in sa sb; do
+        me=1
+        [ $s = sb ] && me=2
+        start_site $s
+        netdev_bridge $s br-wan wan
+        netdev_bridge $s br-int hp
+        in_ns $s ip addr add 192.0.2.$me/24 dev br-wan
+        ofctl $s del-flows br-int
+    done
+}
+
 # vxlan_esp_site SITE LOCAL REMOTE OUT_SPEC IN_SPEC: SITE with br-wan
 # (LOCAL/24) and br-int, IPsec-required vxlan port vx0 to REMOTE, the
 # overlay subnets of overlay_hosts steered into it, everything from it (the
@@ -683,6 +704,15 @@ check_fail_closed() {
 
 minus() {   # minus "P1 B1" "P0 B0" -> "dP dB"
     echo "$(( ${1% *} - ${2% *} )) $(( ${1#* } - ${2#* } ))"
+}
+
+# check_tcp LABEL RX_HOST TX_HOST ADDR MB MARKER: tcp_transfer as a
+# check, LABEL followed by the receiver's report.
+check_tcp() {
+    local l=$1 r=0
+    shift
+    tcp_transfer "$@" || r=$?
+    check "$l ($(cat "$WORK/tcp-rx.txt"))" test $r = 0
 }
 
 # tcp_transfer RX_HOST TX_HOST ADDR MB MARKER: MB megabytes over TCP from

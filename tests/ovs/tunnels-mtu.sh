@@ -102,10 +102,7 @@ check "site B fragmented the requests (fragmented=$(counter sb fragmented))" \
 in_ns hb ip route flush cache
 in_ns ha ip route flush cache
 exceeded0=$(counter sb pmtu_exceeded)
-r=0
-tcp_transfer ha hb 10.0.0.1 2 "$MARKER" || r=$?
-check "2 MB over TCP hb -> ha with MSS 1460 arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
-    test $r = 0
+check_tcp "2 MB over TCP hb -> ha with MSS 1460 arrived complete" ha hb 10.0.0.1 2 "$MARKER"
 check "site B answered TCP's full-size segments ($(port_line sb vx0))" \
     test "$(counter sb pmtu_exceeded)" -gt "$exceeded0"
 

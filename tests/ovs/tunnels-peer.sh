@@ -63,22 +63,12 @@ MARKER=TUNNEL-PEER-CLEARTEXT-MARKER-  # In the TCP data.
 trap 'cleanup_sites tunnels-peer ha sa sb hb' EXIT
 
 T0=$(date +%s)
-netns_add ha sa sb hb
-netns_no_ipv6 sa sb
-two_site_veths sa sb hp
-
 # Hosts: MTU lowered for the tunnel (up to 20 + 8 + 8 with IPv4) and ESP
 # (up to 37 with AES-GCM) overhead.
-overlay_hosts 1350
-
+overlay_sites 1350
 for s in sa sb; do
     me=1 peer=2
     [ $s = sb ] && me=2 peer=1
-    start_site $s
-    netdev_bridge $s br-wan wan
-    netdev_bridge $s br-int hp
-    in_ns $s ip addr add 192.0.2.$me/24 dev br-wan
-    ofctl $s del-flows br-int
     # vx first: its datapath port receives the peer's ESP of both ports.
     for p in vx:vxlan gr:gre; do
         vsctl $s add-port br-int "${p%:*}" -- set Interface "${p%:*}" \
@@ -188,9 +178,8 @@ both_at_once() {
     in_ns hb ping -c 40 -i 0.05 -W 2 -p $PATTERN "$5" > "$WORK/ping-b.txt" 2>&1 &
     pb=$!
     PIDS+=("$pb")
-    tcp_transfer "$3" "$2" "$4" 10 "$MARKER" || r=$?
-    check "$1: 10 MB over TCP $2 -> $3 ($4) arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
-        test $r = 0
+    check_tcp "$1: 10 MB over TCP $2 -> $3 ($4) arrived complete" \
+        "$3" "$2" "$4" 10 "$MARKER"
     r=0; wait $pa || r=$?
     check "$1: ha pinged $6 meanwhile ($(grep -o '[0-9]* received' "$WORK/ping-a.txt"))" \
         test $r = 0

@@ -153,10 +153,7 @@ for s in sa sb; do
 done
 
 # 3: 10 MB over TCP, ha -> hb, checked by size and digest at hb.
-r=0
-tcp_transfer hb ha 10.0.0.2 10 VXLAN-ESP-TCP-DATA- || r=$?
-check "10 MB over TCP arrived complete ($(cat "$WORK/tcp-rx.txt"))" \
-    test $r = 0
+check_tcp "10 MB over TCP arrived complete" hb ha 10.0.0.2 10 VXLAN-ESP-TCP-DATA-
 
 # 5: fail closed.  Without site A's outbound SA nothing gets through and
 # the drops are counted; a new SA pair brings the traffic back.

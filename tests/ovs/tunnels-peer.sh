@@ -1,19 +1,23 @@
 #!/bin/bash
 # System test: a vxlan and a gre port, both protected with ESP in
-# transport mode (options:ipsec=required), between the same two sites:
-# the same remote_ip and the same local_ip, each port with its own SAs.
-# ESP carries no tunnel port number, so each site's ovs-vswitchd receives
-# the peer's ESP of both ports on one datapath port (the first port's),
-# and the SPI tells which port's SAs decrypt a packet and which port it
-# enters OpenFlow from (patch 0025).  Userspace datapath; two sites, each
-# its own ovsdb-server and patched ovs-vswitchd in its own network
-# namespace.
+# transport mode (options:ipsec=required), and an esp port (ESP tunnel
+# mode), between the same two sites: the same remote_ip and the same
+# local_ip, each port with its own SAs.  ESP carries no tunnel port
+# number, so each site's ovs-vswitchd receives the peer's ESP of all three
+# ports on one datapath port (the first port's), and the SPI tells which
+# port's SAs decrypt a packet, how it is decapsulated and which port it
+# enters OpenFlow from (patches 0025 and 0031).  Site A adds vx first, so
+# its vxlan datapath port hands gr's and es's ESP over; site B adds es
+# first, so its esp datapath port hands vx's and gr's over.  Userspace
+# datapath; two sites, each its own ovsdb-server and patched ovs-vswitchd
+# in its own network namespace.
 #
 #  ns tpe-ha                ns tpe-sa                              ns tpe-sb               ns tpe-hb
 #  +-----------+  +------------------------------+  +------------------------------+  +-----------+
 #  | ha0       |  | br-int: hp (system),         |  | br-int: hp (system),         |  | hb0       |
-#  | 10.0.0.1  +--+   vx (vxlan), gr (gre)       |  |   vx (vxlan), gr (gre)       +--+ 10.0.0.2  |
-#  | fd00::1   |  | br-wan: wan (system)         |  | br-wan: wan (system)         |  | fd00::2   |
+#  | 10.0.0.1  +--+   vx (vxlan), gr (gre),      |  |   es (esp), vx (vxlan),      +--+ 10.0.0.2  |
+#  | fd00::1   |  |   es (esp)                   |  |   gr (gre)                   |  | fd00::2   |
+#  | 10.1.0.2  |  | br-wan: wan (system)         |  | br-wan: wan (system)         |  | 10.2.0.2  |
 #  | mtu 1350  |  |  192.0.2.1/24                |  |  192.0.2.2/24                |  | mtu 1350  |
 #  +-----------+  +--------------+---------------+  +---------------+--------------+  +-----------+
 #                                |          veth "WAN"              |
@@ -21,13 +25,17 @@
 #
 # The overlay's IPv4 goes through vx (SPIs 0x8101 A->B, 0x8102 B->A), its
 # IPv6 through gr (0x8201, 0x8202); vx and gr have the same remote_ip,
-# local_ip and key (123).  Checks, each of which fails the test:
+# local_ip and key (123).  The routed subnets 10.1.0.0/24 (ha) and
+# 10.2.0.0/24 (hb) go through es (0x8301, 0x8302), with the same remote_ip
+# and local_ip.  Checks, each of which fails the test:
 #   1. each site receives the peer's ESP on one datapath port (the peer's
-#      entry in tnl/ports/show), and no site logs that a port's ESP
-#      "already goes" to another datapath port;
+#      entry in tnl/ports/show: the vxlan port's at site A, the esp port's
+#      at site B), and no site logs that a port's ESP "already goes" to
+#      another datapath port;
 #   2. both at once, both ways: 10 MB over TCP ha -> hb over vx (IPv4)
 #      while hb and ha ping each other over gr (IPv6); then 10 MB over TCP
-#      hb -> ha over gr while ha and hb ping each other over vx;
+#      hb -> ha over gr while ha and hb ping each other over vx; then 10 MB
+#      over TCP ha -> hb over es while ha and hb ping each other over vx;
 #   3. for each port and direction: the sender's out SA counts exactly the
 #      packets that OpenFlow sent into the port, plus the outer IP and
 #      tunnel headers in bytes; the receiver's OpenFlow flow "in_port=PORT"
@@ -36,11 +44,13 @@
 #      more of the sent packets than the receiving ovs-vswitchd's AF_PACKET
 #      socket on the WAN dropped (ss -0 -m: with TCP at full speed on 2
 #      CPUs, shared by both sites, it does drop some; TCP resends them);
+#      (es: the inner IP packets, 14 bytes less than the Ethernet frames
+#      that OpenFlow sent);
 #   4. no SA dropped anything, and no ESP was dropped as "no_port";
 #   5. fail closed: without site A's outbound SA of gr, IPv6 pings fail and
-#      are counted as no_out_sa while IPv4 over vx still works; a new SA
-#      brings IPv6 back;
-#   6. the WAN capture has only ESP (and ARP), with the SPIs of both ports,
+#      are counted as no_out_sa while IPv4 over vx and es still works; a new
+#      SA brings IPv6 back;
+#   6. the WAN capture has only ESP (and ARP), with the SPIs of all ports,
 #      and neither the ping payload nor the TCP data's marker in clear.
 #
 # Usage: tests/ovs/tunnels-peer.sh [OVS_BUILD_DIR]   (default build/ovs/src)
@@ -66,20 +76,31 @@ T0=$(date +%s)
 # Hosts: MTU lowered for the tunnel (up to 20 + 8 + 8 with IPv4) and ESP
 # (up to 37 with AES-GCM) overhead.
 overlay_sites 1350
+# The routed subnets of es: 10.1.0.0/24 behind site A, 10.2.0.0/24 behind
+# site B, the gateway 02:00:00:00:00:01 (br-int's flows, no ARP).
+route_hosts 02:00:00:00:00:01
 for s in sa sb; do
-    me=1 peer=2
-    [ $s = sb ] && me=2 peer=1
-    # vx first: its datapath port receives the peer's ESP of both ports.
-    for p in vx:vxlan gr:gre; do
+    me=1 peer=2 ports="vx:vxlan gr:gre es:esp" host=ha
+    # The first port's datapath port receives the peer's ESP of all three.
+    [ $s = sb ] && me=2 peer=1 ports="es:esp vx:vxlan gr:gre" host=hb
+    for p in $ports; do
+        if [ "${p#*:}" = esp ]; then
+            opts=
+        else
+            opts="options:key=123 options:ipsec=required"
+        fi
+        # shellcheck disable=SC2086
         vsctl $s add-port br-int "${p%:*}" -- set Interface "${p%:*}" \
             type="${p#*:}" options:remote_ip=192.0.2.$peer \
-            options:local_ip=192.0.2.$me options:key=123 \
-            options:ipsec=required
+            options:local_ip=192.0.2.$me $opts
     done
     ofctl $s add-flow br-int "in_port=hp,ip,nw_dst=10.0.0.0/24,actions=vx"
     ofctl $s add-flow br-int "in_port=hp,ipv6,ipv6_dst=fd00::/64,actions=gr"
+    ofctl $s add-flow br-int "in_port=hp,ip,nw_dst=10.$peer.0.0/24,actions=es"
     ofctl $s add-flow br-int "in_port=vx,actions=hp"
     ofctl $s add-flow br-int "in_port=gr,actions=hp"
+    ofctl $s add-flow br-int \
+        "in_port=es,actions=mod_dl_src:02:00:00:00:00:01,mod_dl_dst:$(link_mac $host ${host}0),hp"
 done
 
 # sa_pair PORT SPI_AB SPI_BA SUITE KEY: PORT's SAs at both sites.
@@ -91,20 +112,40 @@ sa_pair() {
 }
 sa_pair vx 0x8101 0x8102 aes-gcm-128 $K16
 sa_pair gr 0x8201 0x8202 aes-gcm-256 $K32
+# es: tunnel mode, the SAs' addresses those of the port.
+for sp in "sa 1 2 0x8301 0x8302" "sb 2 1 0x8302 0x8301"; do
+    # shellcheck disable=SC2086
+    set -- $sp
+    appctl "$1" ipsec/sa-add es out \
+        "spi=$4,src=192.0.2.$2,dst=192.0.2.$3,aead=aes-gcm-128,key=$K16"
+    appctl "$1" ipsec/sa-add es in \
+        "spi=$5,src=192.0.2.$3,dst=192.0.2.$2,aead=aes-gcm-128,key=$K16"
+done
 
 start_wan_capture sa
+
+# peer_esp_to SITE DATAPATH_PORT: whether the peer's ESP goes to
+# DATAPATH_PORT at SITE.
+peer_esp_to() {
+    appctl "$1" tnl/ports/show -v | grep -q "^$2.*src=192.0.2.*proto=50"
+}
 
 # 1: one datapath port per site for the peer's ESP, and no warning.
 for s in sa sb; do
     n=$(appctl $s tnl/ports/show -v | grep -c 'src=192.0.2.*proto=50' || true)
     check "$s: the peer's ESP goes to one datapath port ($n entries)" \
         test "$n" = 1
+    dp=vxlan_sys
+    [ $s = sb ] && dp=esp_sys
+    check "$s: that datapath port is the first port's ($dp)" \
+        peer_esp_to $s $dp
     check "$s: no port's ESP 'already goes' elsewhere" \
         not grep -q 'already goes' "$WORK/$s/ovs-vswitchd.log"
 done
 
 check "warm-up ping ha -> hb over vx" ping_answered ha 10.0.0.2
 check "warm-up ping -6 ha -> hb over gr" ping_answered ha fd00::2
+check "warm-up ping ha -> hb over es" ping_answered ha 10.2.0.2
 sleep 1.5
 
 # snapshot: the counters of check 3, in S_<name>.
@@ -112,12 +153,12 @@ into() { echo "actions=(output:)?\"?$1\"?\$"; }   # The flows into port $1.
 snapshot() {
     local s p spi_out spi_in
     for s in sa sb; do
-        for p in vx gr; do
-            if [ $p = vx ]; then
-                spi_out=0x8101 spi_in=0x8102
-            else
-                spi_out=0x8201 spi_in=0x8202
-            fi
+        for p in vx gr es; do
+            case $p in
+                vx) spi_out=0x8101 spi_in=0x8102 ;;
+                gr) spi_out=0x8201 spi_in=0x8202 ;;
+                es) spi_out=0x8301 spi_in=0x8302 ;;
+            esac
             if [ $s = sb ]; then
                 local t=$spi_out; spi_out=$spi_in; spi_in=$t
             fi
@@ -127,14 +168,6 @@ snapshot() {
             eval "S_${s}_${p}_in='$(sa_json $s $p $spi_in in)'"
         done
     done
-}
-
-# sock_drops SITE -> the packets that the kernel dropped because SITE's
-# ovs-vswitchd did not read its AF_PACKET socket on wan fast enough (the
-# two sites share 2 CPUs with TCP at full speed both ways).
-sock_drops() {
-    in_ns "$1" ss -0 -m -n -p | grep -A1 '\*:wan .*ovs-vswitchd' \
-        | sed -n 's/.*skmem:(.*,d\([0-9]*\)).*/\1/p' | head -1
 }
 
 # counted PORT TX RX OVERHEAD: since the snapshot, TX's out SA of PORT
@@ -148,6 +181,7 @@ counted() {
     case $p$tx in
         vxsa) spi=0x8101 ;; vxsb) spi=0x8102 ;;
         grsa) spi=0x8201 ;; grsb) spi=0x8202 ;;
+        essa) spi=0x8301 ;; essb) spi=0x8302 ;;
     esac
     d=$(minus "$(flow_stats "$tx" br-int "$(into "$p")")" \
         "$(eval echo "\$S_${tx}_${p}_into")")
@@ -193,8 +227,10 @@ both_at_once() {
 snapshot
 both_at_once "TCP over vx, pings over gr" ha hb 10.0.0.2 fd00::1 fd00::2
 both_at_once "TCP over gr, pings over vx" hb ha fd00::1 10.0.0.1 10.0.0.2
+both_at_once "TCP over es, pings over vx" ha hb 10.2.0.2 10.0.0.1 10.0.0.2
 sleep 1
-for c in "vx sa sb 36" "vx sb sa 36" "gr sa sb 28" "gr sb sa 28"; do
+for c in "vx sa sb 36" "vx sb sa 36" "gr sa sb 28" "gr sb sa 28" \
+    "es sa sb -14" "es sb sa -14"; do
     # shellcheck disable=SC2086
     retry 50 counted $c || true
     # shellcheck disable=SC2086
@@ -204,14 +240,14 @@ done
 
 # 4: nothing dropped.
 for s in sa sb; do
-    for p in vx gr; do
+    for p in vx gr es; do
         line=$(appctl $s ipsec/sa-show $p | grep ^port)
         check "$s: $p dropped nothing ($line)" test "$line" = \
             "port $p: inbound drops=none outbound drops=none"
     done
     n=$(appctl $s ipsec/stats | sed -n 's/^ *no_port: //p')
     check "$s: no ESP without a port (no_port ${n:-0})" test "${n:-0}" = 0
-    n=$( (appctl $s ipsec/sa-show vx; appctl $s ipsec/sa-show gr) \
+    n=$( (for p in vx gr es; do appctl $s ipsec/sa-show $p; done) \
         | grep -v ^port | grep drops= | grep -vc drops=none || true)
     check "$s: no SA dropped anything ($n SAs did)" test "$n" = 0
 done
@@ -224,6 +260,8 @@ check "no ping -6 without gr's outbound SA" \
     not in_ns ha ping -6 -c 2 -i 0.2 -W 1 -p $PATTERN fd00::2 >/dev/null
 check "IPv4 over vx still answered" \
     in_ns ha ping -c 2 -i 0.2 -W 2 -p $PATTERN 10.0.0.2 >/dev/null
+check "IPv4 over es still answered" \
+    in_ns ha ping -c 2 -i 0.2 -W 2 -p $PATTERN 10.2.0.2 >/dev/null
 check_fail_closed sa gr "$f0"
 appctl sa ipsec/sa-add gr out "spi=0x8203,mode=transport,aead=aes-gcm-256,key=$K32"
 appctl sb ipsec/sa-add gr in "spi=0x8203,mode=transport,aead=aes-gcm-256,key=$K32"
@@ -232,7 +270,7 @@ check "ping -6 again with a new SA" \
 
 # 6: the WAN.
 stop_wan_capture
-for spi in 0x8101 0x8102 0x8201 0x8202 0x8203; do
+for spi in 0x8101 0x8102 0x8201 0x8202 0x8203 0x8301 0x8302; do
     n=$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null \
         | grep -c "spi=$(printf 0x%08x $spi)" || true)
     check "ESP with SPI $spi on the WAN ($n)" test "$n" -ge 2

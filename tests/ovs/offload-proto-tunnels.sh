@@ -58,12 +58,20 @@
 #      counted as no_out_sa; without A's in SA of vx0, the NIC leaves
 #      Scapy's ESP for it encrypted and the datapath drops it (no_sa): ha
 #      gets nothing; the model has 4 live sessions left;
-#   7. sa-flush destroys every session and rule (none orphaned);
-#   8. the WAN capture has only ESP and ARP (and the clear VXLAN packet
-#      Scapy sent in 5); Scapy decrypts every ESP packet of A's three out
-#      SAs, each to its own tunnel (VXLAN to 4789 with VNI 123, Geneve to
-#      6081 with VNI 124, GRE with key 125); neither the ping payload nor
-#      the TCP marker is in clear on the WAN.
+#   7. vx0 over an IPv6 WAN (2001:db8::1 and ::2, both sites' vx0
+#      reconfigured, new SAs): A's SAs on dpdk-inline-protocol, the NIC's
+#      rule for the new in SA, 20 UDP datagrams each way and 2 MB over TCP
+#      each way delivered, through path MTU discovery (with IPv6, VXLAN and
+#      ESP, the hosts' 1400 bytes do not fit into 1500: vx0 answers with
+#      ICMP, counted as ipsec_pmtu_exceeded); A's and B's SAs, the NIC's
+#      counters and the model's proto_tx/proto_rx agree; no drop;
+#   8. sa-flush destroys every session and rule (none orphaned);
+#   9. the WAN capture has only ESP and ARP (and the clear VXLAN packet
+#      Scapy sent in 5, and the sites' own ND and MLD since 7); Scapy
+#      decrypts every ESP packet of A's four out SAs, each to its own
+#      tunnel (VXLAN to 4789 with VNI 123 over IPv4 and over IPv6, Geneve
+#      to 6081 with VNI 124, GRE with key 125); neither the ping payload
+#      nor the TCP marker is in clear on the WAN.
 # The PMD thread spins for about 30 s; the test reserves 128 2 MiB
 # hugepages and gives back exactly those.  It skips (exit 0, with the
 # reason) when DPDK cannot be initialized here, the build has no model or
@@ -403,20 +411,95 @@ retry 30 test "$(model live)" = 4 || true
 check "6: the model has 4 live sessions left ($(model live))" \
     test "$(model live)" = 4
 
-# 7: deleting the other SAs destroys the sessions.
-for p in gn0 gr0; do
+# 7: vx0 over an IPv6 WAN (2001:db8::1 and ::2), on inline protocol
+# again: new SAs (SPIs 0x2011 A->B, 0x1011 B->A, keys of their own),
+# UDP both ways, TCP both ways through the path MTU (the hosts' 1400 bytes
+# do not fit into 1500 with IPv6, VXLAN and the NIC's ESP: vx0 answers
+# "fragmentation needed"), the counters as in 2.
+for s in sa sb; do
+    in_ns $s sysctl -qw net.ipv6.conf.br-wan.disable_ipv6=0
+done
+in_ns sa ip addr add 2001:db8::1/64 dev br-wan nodad
+in_ns sb ip addr add 2001:db8::2/64 dev br-wan nodad
+appctl sb ipsec/sa-flush vx0 >/dev/null
+vsctl sa set Interface vx0 options:remote_ip=2001:db8::2 \
+    options:local_ip=2001:db8::1
+vsctl sb set Interface vx0 options:remote_ip=2001:db8::1 \
+    options:local_ip=2001:db8::2
+appctl sa tnl/neigh/set br-wan 2001:db8::2 "$SB_WAN_MAC" >/dev/null
+appctl sb tnl/neigh/set br-wan 2001:db8::1 $BR_WAN_MAC >/dev/null
+K6_AB=${K_AB%??}11 K6_BA=${K_BA%??}11
+appctl sa ipsec/sa-add vx0 out "$(spec 0x2011 "$K6_AB")"
+appctl sa ipsec/sa-add vx0 in "$(spec 0x1011 "$K6_BA")"
+appctl sb ipsec/sa-add vx0 out "$(spec 0x1011 "$K6_BA")"
+appctl sb ipsec/sa-add vx0 in "$(spec 0x2011 "$K6_AB")"
+for d in out in; do
+    spi=0x2011
+    [ $d = in ] && spi=0x1011
+    o=$(sa_field sa vx0 $spi $d offload)
+    check "7: A's $d SA of vx0 over IPv6 on dpdk-inline-protocol ($o: $(sa_field sa vx0 $spi $d offload_reason))" \
+        test "$o" = dpdk-inline-protocol
+done
+# gn0 and gr0: one rule each; vx0's in SA: one, for 2001:db8::1.
+check_model_rules 7 3
+tx0=$(model proto_tx) rx0=$(model proto_rx)
+big0=$(appctl sa coverage/read-counter ipsec_pmtu_exceeded)
+check "7: 20 UDP datagrams ha -> hb over vx0 (IPv6 WAN) all delivered" \
+    retry 3 test "$(udp_to hb 10.0.0.2 20 7011)" = 20
+check "7: 20 UDP datagrams hb -> ha over vx0 (IPv6 WAN) all delivered" \
+    test "$(udp_to ha 10.0.0.1 20 7012)" = 20
+sleep 0.5
+ab=$(sa_json sa vx0 0x2011 out) ab_b=$(sa_json sb vx0 0x2011 in)
+ba=$(sa_json sa vx0 0x1011 in) ba_b=$(sa_json sb vx0 0x1011 out)
+check "7: A's out SA = B's in SA ($ab; $ab_b)" \
+    test "$ab" = "$ab_b" -a "${ab% *}" -ge 20
+check "7: B's out SA = A's in SA ($ba_b; $ba)" \
+    test "$ba" = "$ba_b" -a "${ba% *}" -ge 20
+check_tcp "7: 2 MB over TCP ha -> hb (IPv6 WAN) arrived complete" hb ha \
+    10.0.0.2 2 "$MARKER"
+check_tcp "7: 2 MB over TCP hb -> ha (IPv6 WAN) arrived complete" ha hb \
+    10.0.0.1 2 "$MARKER"
+sleep 0.5
+# With TCP at full speed, B's ovs-vswitchd (a system port, AF_PACKET)
+# may not read all of A's ESP in time: B's in SA misses at most what its
+# socket dropped (TCP resends those).  A's own counters agree exactly.
+ab=$(sa_json sa vx0 0x2011 out) ab_b=$(sa_json sb vx0 0x2011 in)
+ba=$(sa_json sa vx0 0x1011 in) ba_b=$(sa_json sb vx0 0x1011 out)
+lost=$(( ${ab% *} - ${ab_b% *} )) drops=$(sock_drops sb)
+check "7: B's in SA missed no more of A's ESP than B's socket dropped ($ab; $ab_b; dropped ${drops:-?})" \
+    test "${ab% *}" -ge 100 -a "$lost" -ge 0 -a "$lost" -le "${drops:-0}"
+check "7: B's out SA = A's in SA ($ba_b; $ba)" \
+    test "$ba" = "$ba_b" -a "${ba% *}" -ge 100
+o=$(nic vx0 0x2011 out opackets)
+i=$(nic vx0 0x1011 in ipackets)
+check "7: the NIC's counters are the SAs' (opackets=$o, ipackets=$i)" \
+    test "$o $i" = "${ab% *} ${ba% *}"
+check "7: the model built A's ESP (proto_tx +$(( $(model proto_tx) - tx0 )))" \
+    test $(( $(model proto_tx) - tx0 )) = "${ab% *}"
+check "7: the model opened B's ESP (proto_rx +$(( $(model proto_rx) - rx0 )))" \
+    test $(( $(model proto_rx) - rx0 )) = "${ba% *}"
+check "7: no drop at A ($(sa_drops sa vx0 0x1011 in); $(sa_drops sa vx0 0x2011 out))" \
+    test "$(sa_drops sa vx0 0x1011 in) $(sa_drops sa vx0 0x2011 out)" \
+    = "none none"
+big=$(( $(appctl sa coverage/read-counter ipsec_pmtu_exceeded) - big0 ))
+check "7: vx0 answered packets too big for the IPv6 path ($big; $(port_line sa vx0))" \
+    test "$big" -ge 1
+
+# 8: deleting the other SAs destroys the sessions.
+for p in vx0 gn0 gr0; do
     appctl sa ipsec/sa-flush $p >/dev/null
 done
-check_model_sessions_gone 7
+check_model_sessions_gone 8
 
-# 8: the wire.
+# 9: the wire.
 stop_wan_capture
-# Nothing but ESP and ARP, except the clear VXLAN packet Scapy sent in 5.
+# Nothing but ESP and ARP (and, since 7, the sites' own ND and MLD),
+# except the clear VXLAN packet Scapy sent in 5.
 n_esp=$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null | wc -l)
-tcpdump -nr "$WORK/wan.pcap" 'not esp and not arp' 2>/dev/null \
-    > "$WORK/wan-other.txt"
-check "8: ESP on the WAN ($n_esp packets)" test "$n_esp" -ge 100
-check "8: nothing but ESP and ARP on the WAN, and Scapy's clear VXLAN ($(tr '\n' ' ' < "$WORK/wan-other.txt"))" \
+tcpdump -nr "$WORK/wan.pcap" "not esp and not arp and not $(nd_mld)" \
+    2>/dev/null > "$WORK/wan-other.txt"
+check "9: ESP on the WAN ($n_esp packets)" test "$n_esp" -ge 100
+check "9: nothing but ESP and ARP on the WAN, and Scapy's clear VXLAN ($(tr '\n' ' ' < "$WORK/wan-other.txt"))" \
     test "$(grep -c '^[0-9]' "$WORK/wan-other.txt")" = 1 \
     -a "$(grep -c '192.0.2.2.40000 > 192.0.2.1.4789: VXLAN' "$WORK/wan-other.txt")" = 1 \
     -a "$(grep -c 'ICMP echo request, id 4244' "$WORK/wan-other.txt")" = 1
@@ -424,9 +507,10 @@ cat > "$WORK/decrypt.py" <<'EOF'
 import sys
 from scapy.all import rdpcap
 from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.ipsec import ESP, SecurityAssociation
 want = {0x2001: ("udp", 4789, 123), 0x2002: ("udp", 6081, 124),
-        0x2003: ("gre", 0, 125)}
+        0x2003: ("gre", 0, 125), 0x2011: ("udp", 4789, 123)}
 sas = {int(spi, 0): SecurityAssociation(ESP, spi=int(spi, 0),
                                         crypt_algo="AES-GCM",
                                         crypt_key=bytes.fromhex(key[2:]))
@@ -434,19 +518,26 @@ sas = {int(spi, 0): SecurityAssociation(ESP, spi=int(spi, 0),
 ok = {spi: 0 for spi in want}
 bad = 0
 for p in rdpcap(sys.argv[1]):
-    if IP not in p or p[IP].proto != 50 or p[IP].src != "192.0.2.1":
+    # A's ESP: over IPv4 from 1 to 6, over IPv6 (vx0 only) in 7.
+    if IP in p and p[IP].proto == 50 and p[IP].src == "192.0.2.1":
+        outer = IP(bytes(p[IP]))
+    elif (IPv6 in p and p[IPv6].nh == 50
+          and p[IPv6].src == "2001:db8::1"):
+        outer = IPv6(bytes(p[IPv6]))
+    else:
         continue
     spi = p[ESP].spi
     try:
-        ip = sas[spi].decrypt(IP(bytes(p[IP])))
+        ip = sas[spi].decrypt(outer)
+        nxt = ip.proto if ip.version == 4 else ip.nh
         raw = bytes(ip.payload)
         kind, dport, vni = want[spi]
         if kind == "udp":
-            good = (ip.proto == 17 and UDP in ip and ip[UDP].dport == dport
+            good = (nxt == 17 and UDP in ip and ip[UDP].dport == dport
                     and int.from_bytes(raw[12:15], "big") == vni)
         else:
             # GRE with the key bit: flags, protocol, then the key.
-            good = (ip.proto == 47 and raw[0] & 0x20
+            good = (nxt == 47 and raw[0] & 0x20
                     and int.from_bytes(raw[4:8], "big") == vni)
     except Exception:
         good = False
@@ -457,20 +548,23 @@ for p in rdpcap(sys.argv[1]):
 print(bad, " ".join("%d" % ok[s] for s in sorted(ok)))
 EOF
 res=$("$PYTHON3" "$WORK/decrypt.py" "$WORK/wan.pcap" \
-    0x2001 "$(key_ab vx0)" 0x2002 "$(key_ab gn0)" 0x2003 "$(key_ab gr0)")
+    0x2001 "$(key_ab vx0)" 0x2002 "$(key_ab gn0)" 0x2003 "$(key_ab gr0)" \
+    0x2011 "$K6_AB")
 n_cap=""
 for p in $PORTS; do
     n_cap="$n_cap $(tcpdump -nr "$WORK/wan.pcap" \
         "src host 192.0.2.1 and esp and ip[20:4] = $(spi_ab $p)" 2>/dev/null \
         | wc -l)"
 done
-check "8: Scapy decrypted every ESP packet of A's out SAs, each to its tunnel (bad, vx0 gn0 gr0: $res; captured:$n_cap)" \
+n_cap="$n_cap $(tcpdump -nr "$WORK/wan.pcap" \
+    "src host 2001:db8::1 and esp and ip6[40:4] = 0x2011" 2>/dev/null | wc -l)"
+check "9: Scapy decrypted every ESP packet of A's out SAs, each to its tunnel (bad, vx0 gn0 gr0 vx0-over-IPv6: $res; captured:$n_cap)" \
     test "$res" = "0$n_cap"
-read -r _ n_vx n_gn n_gr <<< "$res"
-check "8: and there were some of each ($n_vx $n_gn $n_gr)" \
-    test "$n_vx" -ge 20 -a "$n_gn" -ge 10 -a "$n_gr" -ge 5
-check "8: no clear-text ping payload on the WAN" not hex_on_wan $PATTERN
-check "8: no clear-text TCP payload on the WAN" not wan_has_ascii "$MARKER"
+read -r _ n_vx n_gn n_gr n_vx6 <<< "$res"
+check "9: and there were some of each ($n_vx $n_gn $n_gr $n_vx6)" \
+    test "$n_vx" -ge 20 -a "$n_gn" -ge 10 -a "$n_gr" -ge 5 -a "$n_vx6" -ge 100
+check "9: no clear-text ping payload on the WAN" not hex_on_wan $PATTERN
+check "9: no clear-text TCP payload on the WAN" not wan_has_ascii "$MARKER"
 check_no_key_in_logs
 
 echo "offload-proto-tunnels: $PASS passed, $FAIL failed ($(( $(date +%s) - T0 )) s, PMD up ${PMD_S} s)"

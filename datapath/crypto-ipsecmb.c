@@ -90,6 +90,9 @@ esp_crypto_ipsecmb_set_submit(int mode)
  * Decided at the first ctx_create(); a context keeps what it got. */
 static pthread_once_t x2_once = PTHREAD_ONCE_INIT;
 static bool x2_enabled;
+/* Whether pairs of small same-size ops run two pairs at a time
+ * (gcm_x2_quad()); ESPDP_GCM_QUAD=0 turns that off, for comparisons. */
+static bool x2_quads;
 
 static IMB_MGR *get_mgr(void);
 
@@ -109,6 +112,7 @@ x2_init(void)
     };
     const char *env = getenv("ESPDP_GCM_X2");
     bool off = env && !strcmp(env, "0");
+    const char *quad_env = getenv("ESPDP_GCM_QUAD");
     IMB_MGR *mgr = get_mgr();
     bool avx512 = mgr && mgr->used_arch == IMB_ARCH_AVX512;
     bool cpu = gcm_x2_cpu_ok();
@@ -116,10 +120,15 @@ x2_init(void)
                         ? archs[mgr->used_arch] : "unknown");
 
     x2_enabled = cpu && !off && mgr && !avx512;
+    x2_quads = !(quad_env && !strcmp(quad_env, "0"));
     snprintf(mb_line, sizeof mb_line,
              "intel-ipsec-mb %s, %s code; AES-GCM %s", imb_get_version_str(),
              arch,
-             x2_enabled ? "two packets at a time (VAES, VPCLMULQDQ)"
+             x2_enabled && x2_quads
+             ? "two packets at a time, four if small and of one size (VAES, "
+               "VPCLMULQDQ)"
+             : x2_enabled
+             ? "two packets at a time (VAES, VPCLMULQDQ; ESPDP_GCM_QUAD=0)"
              : off ? "one packet per call (ESPDP_GCM_X2=0)"
              : !cpu ? "one packet per call (no VAES or VPCLMULQDQ)"
              : avx512 ? "one packet per call (intel-ipsec-mb's AVX-512 GCM)"
@@ -644,13 +653,17 @@ x2_alone(struct esp_crypto_op *op, bool enc)
  * So that mixed sizes (IMIX) still find partners, a small op waits in
  * 'small' and up to X2_WAIT_LARGE larger ones in 'large'; an op that
  * finds no partner waits, and when its slot is taken or 'large' is full,
- * the op it replaces runs alone. */
+ * the op it replaces runs alone.  A pair of small ops of one size (the
+ * common burst: one flow's packets) waits in 'quad' for a second such
+ * pair, and the two run together (gcm_x2_quad()); a pair that cannot
+ * join it runs at once. */
 enum { X2_WAIT_LARGE = 4 };
 
 struct x2_waiting {
     struct esp_crypto_op *small;
     struct esp_crypto_op *large[X2_WAIT_LARGE];
     unsigned int n_large;
+    struct esp_crypto_op *quad[4];      /* [0] and [1]: a waiting pair. */
 };
 
 static void
@@ -658,6 +671,31 @@ x2_waiting_init(struct x2_waiting *w)
 {
     w->small = NULL;
     w->n_large = 0;
+    w->quad[0] = NULL;
+}
+
+/* Runs the small ops 'a' and 'b' (same key) as a pair, or with the
+ * waiting pair as a quad, or makes them the waiting pair. */
+static void
+x2_small_pair(struct x2_waiting *w, struct esp_crypto_op *a,
+              struct esp_crypto_op *b, bool enc)
+{
+    const struct mb_ctx *ctx = a->ctx;
+    struct esp_crypto_op **q = w->quad;
+
+    if (!x2_quads || !gcm_x2_quad_fits(a, b)) {
+        gcm_x2_pair(&ctx->x2_key, a, b, enc);
+    } else if (!q[0]) {
+        q[0] = a;
+        q[1] = b;
+    } else if (q[0]->ctx == ctx && gcm_x2_quad_fits(q[0], a)) {
+        q[2] = a;
+        q[3] = b;
+        gcm_x2_quad(&ctx->x2_key, q, enc);
+        q[0] = NULL;
+    } else {
+        gcm_x2_pair(&ctx->x2_key, a, b, enc);
+    }
 }
 
 static void
@@ -667,7 +705,7 @@ x2_add(struct x2_waiting *w, struct esp_crypto_op *op, bool enc)
 
     if (op->data_len <= GCM_X2_TAIL) {
         if (w->small && w->small->ctx == ctx) {
-            gcm_x2_pair(&ctx->x2_key, w->small, op, enc);
+            x2_small_pair(w, w->small, op, enc);
             w->small = NULL;
             return;
         }
@@ -696,6 +734,10 @@ x2_add(struct x2_waiting *w, struct esp_crypto_op *op, bool enc)
 static void
 x2_flush(struct x2_waiting *w, bool enc)
 {
+    if (w->quad[0]) {
+        gcm_x2_pair(&((const struct mb_ctx *) w->quad[0]->ctx)->x2_key,
+                    w->quad[0], w->quad[1], enc);
+    }
     if (w->small) {
         x2_alone(w->small, enc);
     }

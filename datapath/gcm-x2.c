@@ -150,19 +150,22 @@ acc_zero(struct acc_y *acc)
 X2_INLINE void
 acc_add(struct acc_y *acc, __m256i a, __m256i b)
 {
+    __m256i af = _mm256_xor_si256(a, _mm256_shuffle_epi32(a, 0x4e));
+    __m256i bf = _mm256_xor_si256(b, _mm256_shuffle_epi32(b, 0x4e));
+
     acc->lo = _mm256_xor_si256(acc->lo, _mm256_clmulepi64_epi128(a, b, 0x00));
     acc->hi = _mm256_xor_si256(acc->hi, _mm256_clmulepi64_epi128(a, b, 0x11));
     acc->mid = _mm256_xor_si256(acc->mid,
-                                _mm256_clmulepi64_epi128(a, b, 0x01));
-    acc->mid = _mm256_xor_si256(acc->mid,
-                                _mm256_clmulepi64_epi128(a, b, 0x10));
+                                _mm256_clmulepi64_epi128(af, bf, 0x00));
 }
 
 X2_INLINE __m256i
 acc_reduce(const struct acc_y *acc)
 {
-    __m256i lo = _mm256_xor_si256(acc->lo, _mm256_slli_si256(acc->mid, 8));
-    __m256i hi = _mm256_xor_si256(acc->hi, _mm256_srli_si256(acc->mid, 8));
+    __m256i mid = _mm256_xor_si256(acc->mid,
+                                   _mm256_xor_si256(acc->lo, acc->hi));
+    __m256i lo = _mm256_xor_si256(acc->lo, _mm256_slli_si256(mid, 8));
+    __m256i hi = _mm256_xor_si256(acc->hi, _mm256_srli_si256(mid, 8));
 
     return reduce_y(lo, hi);
 }
@@ -495,6 +498,167 @@ gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
     }
 }
 
+/* The keystreams of two pairs' whole packets (no chunks): for pair P,
+ * E_K(J0) in ks[P * n], then its 'n' - 1 counter blocks; 2 * 'n' blocks
+ * through AES together. */
+X2_INLINE void
+quad_ks_y(const struct gcm_x2_key *k, const __m256i base[2], __m256i ks[],
+          unsigned int n)
+{
+#pragma GCC unroll 2
+    for (unsigned int p = 0; p < 2; p++) {
+        ks[p * n] = ctr_y(base[p], 1);
+#pragma GCC unroll 16
+        for (unsigned int j = 1; j < n; j++) {
+            ks[p * n + j] = ctr_y(base[p], j + 1);
+        }
+    }
+    aes_y(k, ks, 2 * n);
+}
+
+/* Loads the 16-byte block at offset 'off' of the data of ops 'x' and
+ * 'y' into the two lanes. */
+X2_INLINE __m256i
+quad_load(const struct esp_crypto_op *x, const struct esp_crypto_op *y,
+          uint32_t off)
+{
+    return pair_x(_mm_loadu_si128((const __m128i *) (x->data + off)),
+                  _mm_loadu_si128((const __m128i *) (y->data + off)));
+}
+
+X2_INLINE void
+quad_store(struct esp_crypto_op *x, struct esp_crypto_op *y, uint32_t off,
+           __m256i v)
+{
+    _mm_storeu_si128((__m128i *) (x->data + off), _mm256_castsi256_si128(v));
+    _mm_storeu_si128((__m128i *) (y->data + off),
+                     _mm256_extracti128_si256(v, 1));
+}
+
+/* gcm_x2_quad() for 'nt' blocks per packet, 'enc' and 'nt' constants at
+ * each call site, so that the loops unroll and the blocks stay in
+ * registers. */
+X2_INLINE void
+quad_body(const struct gcm_x2_key *k, struct esp_crypto_op *ops[4],
+          bool enc, unsigned int nt)
+{
+    uint32_t len = ops[0]->data_len, aad_len = ops[0]->aad_len;
+    unsigned int whole = len / 16;
+    /* Pair P is ops 2P and 2P + 1; its blocks are ks[P * (nt + 1)] on. */
+    __m256i ks[2 * (GCM_X2_TAIL / 16 + 1)];
+    __m256i base[2], aad[2], hp, mask, lens;
+    struct acc_y acc[2];
+    unsigned int n = nt + 1;
+
+    for (unsigned int p = 0; p < 2; p++) {
+        const struct esp_crypto_op *x = ops[2 * p], *y = ops[2 * p + 1];
+        __m128i m = dw_mask(aad_len / 4);
+
+        base[p] = pair_x(_mm_loadu_si128((const __m128i *) x->nonce),
+                         _mm_loadu_si128((const __m128i *) y->nonce));
+        base[p] = _mm256_blend_epi32(base[p], _mm256_setzero_si256(), 0x88);
+        aad[p] = bswap_y(pair_x(
+            _mm_maskload_epi32((const int *) (aad_len ? x->aad : x->nonce),
+                               m),
+            _mm_maskload_epi32((const int *) (aad_len ? y->aad : y->nonce),
+                               m)));
+    }
+
+    quad_ks_y(k, base, ks, n);
+
+    /* As a pair's tail (gcm_x2_pair()), both pairs in each step: the
+     * AAD times H^(nt + 2), block t times H^(nt + 1 - t), the lengths
+     * times H. */
+    hp = _mm256_broadcastsi128_si256(h_x(k, nt + 2));
+    for (unsigned int p = 0; p < 2; p++) {
+        acc_zero(&acc[p]);
+        acc_add(&acc[p], aad[p], hp);
+    }
+#pragma GCC unroll 8
+    for (unsigned int t = 0; t < nt; t++) {
+        if (t >= whole) {
+            break;
+        }
+        hp = _mm256_broadcastsi128_si256(h_x(k, nt + 1 - t));
+#pragma GCC unroll 2
+        for (unsigned int p = 0; p < 2; p++) {
+            __m256i in = quad_load(ops[2 * p], ops[2 * p + 1], 16 * t);
+            __m256i out = _mm256_xor_si256(in, ks[p * n + t + 1]);
+
+            quad_store(ops[2 * p], ops[2 * p + 1], 16 * t, out);
+            acc_add(&acc[p], bswap_y(enc ? out : in), hp);
+        }
+    }
+    if (whole < nt) {
+        /* The partial last block, read and written whole: the ICV
+         * follows the data (gcm_x2_quad_ok()). */
+        unsigned int t = whole;
+
+        mask = _mm256_broadcastsi128_si256(dw_mask(block_dwords(len, t)));
+        hp = _mm256_broadcastsi128_si256(h_x(k, nt + 1 - t));
+#pragma GCC unroll 2
+        for (unsigned int p = 0; p < 2; p++) {
+            __m256i in = quad_load(ops[2 * p], ops[2 * p + 1], 16 * t);
+            __m256i out = _mm256_xor_si256(in, ks[p * n + t + 1]);
+
+            quad_store(ops[2 * p], ops[2 * p + 1], 16 * t,
+                       _mm256_blendv_epi8(in, out, mask));
+            acc_add(&acc[p], bswap_y(_mm256_and_si256(enc ? out : in,
+                                                      mask)), hp);
+        }
+    }
+    lens = _mm256_set_epi64x((long long) aad_len * 8, (long long) len * 8,
+                             (long long) aad_len * 8, (long long) len * 8);
+    hp = _mm256_broadcastsi128_si256(h_x(k, 1));
+    for (unsigned int p = 0; p < 2; p++) {
+        __m256i tag;
+
+        acc_add(&acc[p], lens, hp);
+        tag = _mm256_xor_si256(bswap_y(acc_reduce(&acc[p])), ks[p * n]);
+        for (unsigned int l = 0; l < 2; l++) {
+            struct esp_crypto_op *op = ops[2 * p + l];
+            __m128i t = (l ? _mm256_extracti128_si256(tag, 1)
+                           : _mm256_castsi256_si128(tag));
+
+            if (enc) {
+                _mm_storeu_si128((__m128i *) op->icv, t);
+                op->status = 0;
+            } else {
+                __m128i eq = _mm_cmpeq_epi8(
+                    t, _mm_loadu_si128((const __m128i *) op->icv));
+
+                op->status = _mm_movemask_epi8(eq) == 0xffff ? 0 : EBADMSG;
+            }
+        }
+    }
+}
+
+X2_TARGET void
+gcm_x2_quad(const struct gcm_x2_key *k, struct esp_crypto_op *ops[4],
+            bool enc)
+{
+    switch ((ops[0]->data_len + 15) / 16 * 2 + enc) {
+    case 0: quad_body(k, ops, false, 0); break;
+    case 1: quad_body(k, ops, true, 0); break;
+    case 2: quad_body(k, ops, false, 1); break;
+    case 3: quad_body(k, ops, true, 1); break;
+    case 4: quad_body(k, ops, false, 2); break;
+    case 5: quad_body(k, ops, true, 2); break;
+    case 6: quad_body(k, ops, false, 3); break;
+    case 7: quad_body(k, ops, true, 3); break;
+    case 8: quad_body(k, ops, false, 4); break;
+    case 9: quad_body(k, ops, true, 4); break;
+    case 10: quad_body(k, ops, false, 5); break;
+    case 11: quad_body(k, ops, true, 5); break;
+    case 12: quad_body(k, ops, false, 6); break;
+    case 13: quad_body(k, ops, true, 6); break;
+    case 14: quad_body(k, ops, false, 7); break;
+    case 15: quad_body(k, ops, true, 7); break;
+    case 16: quad_body(k, ops, false, 8); break;
+    default: quad_body(k, ops, true, 8); break;
+    }
+}
+
 #else  /* !__x86_64__ */
 
 bool
@@ -518,6 +682,17 @@ gcm_x2_pair(const struct gcm_x2_key *k, struct esp_crypto_op *a,
     a->status = EOPNOTSUPP;
     if (b) {
         b->status = EOPNOTSUPP;
+    }
+}
+
+void
+gcm_x2_quad(const struct gcm_x2_key *k, struct esp_crypto_op *ops[4],
+            bool enc)
+{
+    (void) k;
+    (void) enc;
+    for (unsigned int i = 0; i < 4; i++) {
+        ops[i]->status = EOPNOTSUPP;
     }
 }
 

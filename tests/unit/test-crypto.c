@@ -16,10 +16,11 @@
  *   6. Two threads sharing one context.
  *   7. The two-packet AES-GCM code (datapath/gcm-x2.c) against OpenSSL:
  *      every pair of data lengths 0..128 (multiples of 4) with AAD of 0
- *      to 16 bytes, pairs up to 1892 bytes around its 128-byte chunks,
- *      odd bursts, keys changing inside a burst, guard bytes around every
- *      region, the ICV after the data or elsewhere, a flipped bit in one
- *      packet of a pair.
+ *      to 16 bytes, two pairs at once (bursts of 4 to 9 ops of each
+ *      length, pairs that cannot join the waiting one), pairs up to 1892
+ *      bytes around its 128-byte chunks, odd bursts, keys changing inside
+ *      a burst, guard bytes around every region, the ICV after the data
+ *      or elsewhere, a flipped bit in one packet of a pair.
  *
  * The ipsec-mb engine runs 1 and 4 on each of its paths: AES-GCM direct
  * (the default), single jobs and burst jobs.
@@ -1195,6 +1196,34 @@ test_x2(void)
                 }
             }
         }
+        /* Two pairs at once (gcm_x2_quad()): bursts of 4 to 9 ops of one
+         * length and AAD length, the ICV after the data, every length up
+         * to 128, a bad packet in any lane (or none); past the first
+         * four, another quad, or a pair left waiting, or an op alone. */
+        for (uint32_t l = 0; l <= 128; l += 4) {
+            for (unsigned int n = 4; n <= 9; n++) {
+                for (unsigned int i = 0; i < n; i++) {
+                    x2_fill(&p[i], l, (l / 4 % 5) * 4, false);
+                }
+                x2_burst(p, n, ctx, ctx_of, (l / 4 + n) % (n + 1));
+            }
+        }
+        /* Pairs that cannot run with the waiting pair: another length,
+         * another AAD length, an ICV elsewhere, another key; then a
+         * third pair like the first. */
+        for (unsigned int v = 0; v < 4; v++) {
+            for (unsigned int i = 0; i < 6; i++) {
+                bool odd = i / 2 == 1;
+
+                x2_fill(&p[i], odd && v == 0 ? 60 : 64,
+                        odd && v == 1 ? 12 : 8, odd && v == 2 && i == 3);
+                ctx_of[i] = odd && v == 3;
+            }
+            x2_burst(p, 6, ctx, ctx_of, v + 1);
+            x2_burst(p, 6, ctx, ctx_of, 6);
+        }
+        memset(ctx_of, 0, sizeof ctx_of);
+
         /* Pairs with 128-byte chunks: lengths around chunk boundaries,
          * partners up to 132 bytes longer or shorter (those over 128
          * bytes past the other's chunks run alone). */

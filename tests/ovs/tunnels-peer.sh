@@ -18,7 +18,7 @@
 #  | 10.0.0.1  +--+   vx (vxlan), gr (gre),      |  |   es (esp), vx (vxlan),      +--+ 10.0.0.2  |
 #  | fd00::1   |  |   es (esp)                   |  |   gr (gre)                   |  | fd00::2   |
 #  | 10.1.0.2  |  | br-wan: wan (system)         |  | br-wan: wan (system)         |  | 10.2.0.2  |
-#  | mtu 1350  |  |  192.0.2.1/24                |  |  192.0.2.2/24                |  | mtu 1350  |
+#  | mtu 1350  |  |  192.0.2.1/24, 2001:db8::1   |  |  192.0.2.2/24, 2001:db8::2   |  | mtu 1350  |
 #  +-----------+  +--------------+---------------+  +---------------+--------------+  +-----------+
 #                                |          veth "WAN"              |
 #                                +----------------------------------+
@@ -50,8 +50,13 @@
 #   5. fail closed: without site A's outbound SA of gr, IPv6 pings fail and
 #      are counted as no_out_sa while IPv4 over vx and es still works; a new
 #      SA brings IPv6 back;
-#   6. the WAN capture has only ESP (and ARP), with the SPIs of all ports,
-#      and neither the ping payload nor the TCP data's marker in clear.
+#   6. the same three ports over an IPv6 WAN (2001:db8::1 and ::2, new
+#      SPIs and keys, the same order of the ports): checks 1, 3 and 4, with
+#      10 MB over TCP over es while the hosts ping over gr, then over vx
+#      while they ping over es;
+#   7. the WAN capture has only ESP (and ARP, and since 6 the sites' own
+#      ND and MLD), with the SPIs of all ports in both rounds, and
+#      neither the ping payload nor the TCP data's marker in clear.
 #
 # Usage: tests/ovs/tunnels-peer.sh [OVS_BUILD_DIR]   (default build/ovs/src)
 # Needs root, ip, ethtool, tcpdump, ping, /usr/bin/python3.  Removes every
@@ -79,69 +84,103 @@ overlay_sites 1350
 # The routed subnets of es: 10.1.0.0/24 behind site A, 10.2.0.0/24 behind
 # site B, the gateway 02:00:00:00:00:01 (br-int's flows, no ARP).
 route_hosts 02:00:00:00:00:01
-for s in sa sb; do
-    me=1 peer=2 ports="vx:vxlan gr:gre es:esp" host=ha
-    # The first port's datapath port receives the peer's ESP of all three.
-    [ $s = sb ] && me=2 peer=1 ports="es:esp vx:vxlan gr:gre" host=hb
-    for p in $ports; do
-        if [ "${p#*:}" = esp ]; then
-            opts=
-        else
-            opts="options:key=123 options:ipsec=required"
-        fi
-        # shellcheck disable=SC2086
-        vsctl $s add-port br-int "${p%:*}" -- set Interface "${p%:*}" \
-            type="${p#*:}" options:remote_ip=192.0.2.$peer \
-            options:local_ip=192.0.2.$me $opts
-    done
-    ofctl $s add-flow br-int "in_port=hp,ip,nw_dst=10.0.0.0/24,actions=vx"
-    ofctl $s add-flow br-int "in_port=hp,ipv6,ipv6_dst=fd00::/64,actions=gr"
-    ofctl $s add-flow br-int "in_port=hp,ip,nw_dst=10.$peer.0.0/24,actions=es"
-    ofctl $s add-flow br-int "in_port=vx,actions=hp"
-    ofctl $s add-flow br-int "in_port=gr,actions=hp"
-    ofctl $s add-flow br-int \
-        "in_port=es,actions=mod_dl_src:02:00:00:00:00:01,mod_dl_dst:$(link_mac $host ${host}0),hp"
-done
-
-# sa_pair PORT SPI_AB SPI_BA SUITE KEY: PORT's SAs at both sites.
-sa_pair() {
-    appctl sa ipsec/sa-add "$1" out "spi=$2,mode=transport,aead=$4,key=$5"
-    appctl sb ipsec/sa-add "$1" in "spi=$2,mode=transport,aead=$4,key=$5"
-    appctl sb ipsec/sa-add "$1" out "spi=$3,mode=transport,aead=$4,key=$5"
-    appctl sa ipsec/sa-add "$1" in "spi=$3,mode=transport,aead=$4,key=$5"
+# The round: 4, the WAN over IPv4 (SPIs 0x81xx to 0x83xx); 6, over IPv6
+# (0x91xx to 0x93xx, keys of their own), check 6.
+FAM=4 R=8
+wan_ip() {   # wan_ip SITE: SITE's WAN address in this round.
+    local n=1
+    [ "$1" = sb ] && n=2
+    if [ "$FAM" = 4 ]; then echo "192.0.2.$n"; else echo "2001:db8::$n"; fi
 }
-sa_pair vx 0x8101 0x8102 aes-gcm-128 $K16
-sa_pair gr 0x8201 0x8202 aes-gcm-256 $K32
-# es: tunnel mode, the SAs' addresses those of the port.
-for sp in "sa 1 2 0x8301 0x8302" "sb 2 1 0x8302 0x8301"; do
-    # shellcheck disable=SC2086
-    set -- $sp
-    appctl "$1" ipsec/sa-add es out \
-        "spi=$4,src=192.0.2.$2,dst=192.0.2.$3,aead=aes-gcm-128,key=$K16"
-    appctl "$1" ipsec/sa-add es in \
-        "spi=$5,src=192.0.2.$3,dst=192.0.2.$2,aead=aes-gcm-128,key=$K16"
-done
+peer_of() { if [ "$1" = sa ]; then echo sb; else echo sa; fi; }
+# spi PORT TX: the SPI of PORT's SAs from site TX to the other.
+spi() {
+    local n
+    case $1 in vx) n=1 ;; gr) n=2 ;; es) n=3 ;; esac
+    if [ "$2" = sa ]; then echo "0x$R${n}01"; else echo "0x$R${n}02"; fi
+}
+# key PORT: the key of PORT's SAs (both ways) in this round.
+key() {
+    local k=$K16
+    [ "$1" = gr ] && k=$K32
+    if [ "$R" = 8 ]; then echo "$k"; else echo "${k%??}99"; fi
+}
+
+# ports: the three ports, their flows and SAs at both sites for this
+# round, the last round's (if any) deleted first.  Site A adds vx first,
+# site B es first: the first port's datapath port receives the peer's
+# ESP of all three.
+ports() {
+    local s peer order host p t opts spec pn
+    for s in sa sb; do
+        peer=$(peer_of $s) order="vx:vxlan gr:gre es:esp" host=ha pn=2
+        [ $s = sb ] && order="es:esp vx:vxlan gr:gre" host=hb pn=1
+        for p in vx gr es; do
+            vsctl $s --if-exists del-port br-int $p
+            appctl $s ipsec/sa-flush $p >/dev/null 2>&1 || true
+        done
+        ofctl $s del-flows br-int
+        for p in $order; do
+            t=${p#*:} p=${p%:*} opts=
+            [ "$t" != esp ] && opts="options:key=123 options:ipsec=required"
+            # shellcheck disable=SC2086
+            vsctl $s add-port br-int $p -- set Interface $p type=$t \
+                options:remote_ip="$(wan_ip $peer)" \
+                options:local_ip="$(wan_ip $s)" $opts
+        done
+        ofctl $s add-flow br-int "in_port=hp,ip,nw_dst=10.0.0.0/24,actions=vx"
+        ofctl $s add-flow br-int "in_port=hp,ipv6,ipv6_dst=fd00::/64,actions=gr"
+        ofctl $s add-flow br-int \
+            "in_port=hp,ip,nw_dst=10.$pn.0.0/24,actions=es"
+        ofctl $s add-flow br-int "in_port=vx,actions=hp"
+        ofctl $s add-flow br-int "in_port=gr,actions=hp"
+        ofctl $s add-flow br-int \
+            "in_port=es,actions=mod_dl_src:02:00:00:00:00:01,mod_dl_dst:$(link_mac $host ${host}0),hp"
+        for p in vx gr es; do
+            spec="mode=transport,aead=aes-gcm-128"
+            [ $p = gr ] && spec="mode=transport,aead=aes-gcm-256"
+            if [ $p = es ]; then
+                # Tunnel mode: the SAs' addresses those of the port.
+                appctl $s ipsec/sa-add es out "spi=$(spi es $s),src=$(wan_ip $s),dst=$(wan_ip $peer),aead=aes-gcm-128,key=$(key es)"
+                appctl $s ipsec/sa-add es in "spi=$(spi es $peer),src=$(wan_ip $peer),dst=$(wan_ip $s),aead=aes-gcm-128,key=$(key es)"
+            else
+                appctl $s ipsec/sa-add $p out "spi=$(spi $p $s),$spec,key=$(key $p)"
+                appctl $s ipsec/sa-add $p in "spi=$(spi $p $peer),$spec,key=$(key $p)"
+            fi
+        done
+    done
+}
+ports
 
 start_wan_capture sa
 
-# peer_esp_to SITE DATAPATH_PORT: whether the peer's ESP goes to
-# DATAPATH_PORT at SITE.
-peer_esp_to() {
-    appctl "$1" tnl/ports/show -v | grep -q "^$2.*src=192.0.2.*proto=50"
+# peer_esp SITE: the tnl/ports/show entries for the peer's ESP at SITE.
+peer_esp() {
+    appctl "$1" tnl/ports/show -v \
+        | grep "src=$(wan_ip "$(peer_of "$1")"),.*proto=50" || true
 }
 
-# 1: one datapath port per site for the peer's ESP, and no warning.
-for s in sa sb; do
-    n=$(appctl $s tnl/ports/show -v | grep -c 'src=192.0.2.*proto=50' || true)
-    check "$s: the peer's ESP goes to one datapath port ($n entries)" \
-        test "$n" = 1
-    dp=vxlan_sys
-    [ $s = sb ] && dp=esp_sys
-    check "$s: that datapath port is the first port's ($dp)" \
-        peer_esp_to $s $dp
-    check "$s: no port's ESP 'already goes' elsewhere" \
-        not grep -q 'already goes' "$WORK/$s/ovs-vswitchd.log"
-done
+peer_esp_to() { peer_esp "$1" | grep -q "^$2"; }   # peer_esp_to SITE DP
+
+# check_peer_entries LABEL: at each site, the peer's ESP goes to one
+# datapath port, the first port's, and no warning was logged.
+check_peer_entries() {
+    local s n dp
+    for s in sa sb; do
+        n=$(peer_esp $s | grep -c . || true)
+        check "$1: $s: the peer's ESP goes to one datapath port ($n entries)" \
+            test "$n" = 1
+        dp=vxlan_sys
+        [ $s = sb ] && dp=esp_sys
+        check "$1: $s: that datapath port is the first port's ($dp)" \
+            peer_esp_to $s $dp
+        check "$1: $s: no port's ESP 'already goes' elsewhere" \
+            not grep -q 'already goes' "$WORK/$s/ovs-vswitchd.log"
+    done
+}
+
+# 1.
+check_peer_entries 1
 
 check "warm-up ping ha -> hb over vx" ping_answered ha 10.0.0.2
 check "warm-up ping -6 ha -> hb over gr" ping_answered ha fd00::2
@@ -154,14 +193,7 @@ snapshot() {
     local s p spi_out spi_in
     for s in sa sb; do
         for p in vx gr es; do
-            case $p in
-                vx) spi_out=0x8101 spi_in=0x8102 ;;
-                gr) spi_out=0x8201 spi_in=0x8202 ;;
-                es) spi_out=0x8301 spi_in=0x8302 ;;
-            esac
-            if [ $s = sb ]; then
-                local t=$spi_out; spi_out=$spi_in; spi_in=$t
-            fi
+            spi_out=$(spi $p $s) spi_in=$(spi $p "$(peer_of $s)")
             eval "S_${s}_${p}_into='$(flow_stats $s br-int "$(into $p)")'"
             eval "S_${s}_${p}_from='$(flow_stats $s br-int "in_port=$p ")'"
             eval "S_${s}_${p}_out='$(sa_json $s $p $spi_out out)'"
@@ -178,11 +210,7 @@ snapshot() {
 # $WORK/counted.
 counted() {
     local p=$1 tx=$2 rx=$3 d want out in from lost drops spi
-    case $p$tx in
-        vxsa) spi=0x8101 ;; vxsb) spi=0x8102 ;;
-        grsa) spi=0x8201 ;; grsb) spi=0x8202 ;;
-        essa) spi=0x8301 ;; essb) spi=0x8302 ;;
-    esac
+    spi=$(spi "$p" "$tx")
     d=$(minus "$(flow_stats "$tx" br-int "$(into "$p")")" \
         "$(eval echo "\$S_${tx}_${p}_into")")
     want="${d% *} $(( ${d#* } + $4 * ${d% *} ))"
@@ -222,35 +250,50 @@ both_at_once() {
         test $r = 0
 }
 
-# 2 and 3.  Outer bytes that transport mode protects with each packet: the
-# IPv4 header (20) and the tunnel's (UDP 8 + VXLAN 8; GRE with key 8).
+# check_counted LABEL: check 3 for every port and direction.  Outer bytes
+# that transport mode protects with each packet: the outer IP header (20
+# or 40) and the tunnel's (UDP 8 + VXLAN 8; GRE with key 8); es's SAs
+# count the inner packets, 14 bytes less than the frames OpenFlow sent.
+check_counted() {
+    local ip=20 c
+    [ "$FAM" = 6 ] && ip=40
+    sleep 1
+    for c in "vx sa sb $(( ip + 16 ))" "vx sb sa $(( ip + 16 ))" \
+        "gr sa sb $(( ip + 8 ))" "gr sb sa $(( ip + 8 ))" \
+        "es sa sb -14" "es sb sa -14"; do
+        # shellcheck disable=SC2086
+        retry 50 counted $c || true
+        # shellcheck disable=SC2086
+        check "$1: ${c% *}: out SA = flows into the port, flow from the port = in SA ($(cat "$WORK/counted"))" \
+            counted $c
+    done
+}
+
+# check_nothing_dropped LABEL: check 4.
+check_nothing_dropped() {
+    local s p line n
+    for s in sa sb; do
+        for p in vx gr es; do
+            line=$(appctl $s ipsec/sa-show $p | grep ^port)
+            check "$1: $s: $p dropped nothing ($line)" test "$line" = \
+                "port $p: inbound drops=none outbound drops=none"
+        done
+        n=$(appctl $s ipsec/stats | sed -n 's/^ *no_port: //p')
+        check "$1: $s: no ESP without a port (no_port ${n:-0})" \
+            test "${n:-0}" = 0
+        n=$( (for p in vx gr es; do appctl $s ipsec/sa-show $p; done) \
+            | grep -v ^port | grep drops= | grep -vc drops=none || true)
+        check "$1: $s: no SA dropped anything ($n SAs did)" test "$n" = 0
+    done
+}
+
+# 2, 3 and 4.
 snapshot
 both_at_once "TCP over vx, pings over gr" ha hb 10.0.0.2 fd00::1 fd00::2
 both_at_once "TCP over gr, pings over vx" hb ha fd00::1 10.0.0.1 10.0.0.2
 both_at_once "TCP over es, pings over vx" ha hb 10.2.0.2 10.0.0.1 10.0.0.2
-sleep 1
-for c in "vx sa sb 36" "vx sb sa 36" "gr sa sb 28" "gr sb sa 28" \
-    "es sa sb -14" "es sb sa -14"; do
-    # shellcheck disable=SC2086
-    retry 50 counted $c || true
-    # shellcheck disable=SC2086
-    check "${c% *}: out SA = flows into the port, flow from the port = in SA ($(cat "$WORK/counted"))" \
-        counted $c
-done
-
-# 4: nothing dropped.
-for s in sa sb; do
-    for p in vx gr es; do
-        line=$(appctl $s ipsec/sa-show $p | grep ^port)
-        check "$s: $p dropped nothing ($line)" test "$line" = \
-            "port $p: inbound drops=none outbound drops=none"
-    done
-    n=$(appctl $s ipsec/stats | sed -n 's/^ *no_port: //p')
-    check "$s: no ESP without a port (no_port ${n:-0})" test "${n:-0}" = 0
-    n=$( (for p in vx gr es; do appctl $s ipsec/sa-show $p; done) \
-        | grep -v ^port | grep drops= | grep -vc drops=none || true)
-    check "$s: no SA dropped anything ($n SAs did)" test "$n" = 0
-done
+check_counted 3
+check_nothing_dropped 4
 
 # 5: fail closed on gr only.
 sleep 1.5
@@ -268,14 +311,38 @@ appctl sb ipsec/sa-add gr in "spi=0x8203,mode=transport,aead=aes-gcm-256,key=$K3
 check "ping -6 again with a new SA" \
     in_ns ha ping -6 -c 2 -i 0.2 -W 2 -p $PATTERN fd00::2 >/dev/null
 
-# 6: the WAN.
+# 6: the three ports again, over an IPv6 WAN (2001:db8::1 and ::2, new
+# SPIs and keys): the peer's ESP to one datapath port per site, the
+# first port's; 10 MB over TCP over es while the hosts ping over gr, then
+# over vx while they ping over es; the counters; nothing dropped.
+for s in sa sb; do
+    in_ns $s sysctl -qw net.ipv6.conf.br-wan.disable_ipv6=0
+done
+in_ns sa ip addr add 2001:db8::1/64 dev br-wan nodad
+in_ns sb ip addr add 2001:db8::2/64 dev br-wan nodad
+FAM=6 R=9
+ports
+check_peer_entries "6 (IPv6 WAN)"
+check "6: warm-up ping ha -> hb over vx" ping_answered ha 10.0.0.2
+check "6: warm-up ping -6 ha -> hb over gr" ping_answered ha fd00::2
+check "6: warm-up ping ha -> hb over es" ping_answered ha 10.2.0.2
+sleep 1.5
+snapshot
+both_at_once "6: TCP over es, pings over gr" ha hb 10.2.0.2 fd00::1 fd00::2
+both_at_once "6: TCP over vx, pings over es" hb ha 10.0.0.1 10.1.0.2 \
+    10.2.0.2
+check_counted "6 (IPv6 WAN)"
+check_nothing_dropped "6 (IPv6 WAN)"
+
+# 7: the WAN (both rounds; ND and MLD since 6).
 stop_wan_capture
-for spi in 0x8101 0x8102 0x8201 0x8202 0x8203 0x8301 0x8302; do
+for spi in 0x8101 0x8102 0x8201 0x8202 0x8203 0x8301 0x8302 \
+    0x9101 0x9102 0x9201 0x9202 0x9301 0x9302; do
     n=$(tcpdump -nr "$WORK/wan.pcap" esp 2>/dev/null \
         | grep -c "spi=$(printf 0x%08x $spi)" || true)
     check "ESP with SPI $spi on the WAN ($n)" test "$n" -ge 2
 done
-check_wan_esp_only 10000
+check_wan_esp_only6 20000
 check "no clear-text ping payload on the WAN" not wan_has_hex $PATTERN
 check "no clear-text TCP data on the WAN" not wan_has_ascii "$MARKER"
 for s in sa sb; do

@@ -314,34 +314,8 @@ check_leak_capture 4 ip "IP packet"
 
 # 5: Scapy's own VXLAN + ESP (transport mode) for vx0, sequence numbers
 # above B's.
-cat > "$WORK/inject.py" <<'EOF'
-import socket, sys
-from scapy.layers.inet import ICMP, IP, UDP
-from scapy.layers.ipsec import ESP, SecurityAssociation
-from scapy.layers.l2 import Ether
-from scapy.layers.vxlan import VXLAN
-from scapy.packet import Raw
-dst_mac, src_mac, ha_mac, hb_mac, key, seq, how, src, icmp_id = sys.argv[1:10]
-sa = SecurityAssociation(ESP, spi=0x1001, crypt_algo="AES-GCM",
-                         crypt_key=bytes.fromhex(key))
-inner = (Ether(src=hb_mac, dst=ha_mac)
-         / IP(src="10.0.0.2", dst="10.0.0.1")
-         / ICMP(id=int(icmp_id), seq=int(seq) & 0xffff) / Raw(b"scapy" * 8))
-outer = (IP(src=src, dst="192.0.2.1")
-         / UDP(sport=40000, dport=4789) / VXLAN(flags=0x08, vni=123) / inner)
-if how == "clear":
-    wire = bytes(outer)
-else:
-    wire = bytearray(bytes(sa.encrypt(IP(bytes(outer)), seq_num=int(seq))))
-    if how == "bad":
-        wire[-1] ^= 0x5a        # The ICV.
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("wan", 0))
-s.send(bytes(Ether(src=src_mac, dst=dst_mac, type=0x800)) + bytes(wire))
-EOF
-# scapy_esp SEQ good|bad|clear SRC ICMP_ID
-scapy_esp() {
-    in_ns sb "$PYTHON3" "$WORK/inject.py" $BR_WAN_MAC "$(link_mac sb wan)" \
+scapy_esp() {   # scapy_esp SEQ good|bad|clear SRC ICMP_ID
+    in_ns sb "$PYTHON3" "$SCAPY_VXLAN_ESP" $BR_WAN_MAC "$(link_mac sb wan)" \
         "$(link_mac ha ha0)" "$(link_mac hb hb0)" "$(key_ba vx0 | cut -c3-)" \
         "$1" "$2" "$3" "$4"
 }

@@ -157,31 +157,10 @@ check "4: its reason names dpdk-inline-crypto and the table ($reason)" \
 
 # 5: Scapy's VXLAN + ESP, good and with a corrupted ICV, sequence numbers
 # above B's.
-cat > "$WORK/inject.py" <<'EOF'
-import socket, sys
-from scapy.layers.inet import ICMP, IP, UDP
-from scapy.layers.ipsec import ESP, SecurityAssociation
-from scapy.layers.l2 import Ether
-from scapy.layers.vxlan import VXLAN
-from scapy.packet import Raw
-dst_mac, src_mac, ha_mac, hb_mac, key, seq, bad = sys.argv[1:8]
-sa = SecurityAssociation(ESP, spi=0x1001, crypt_algo="AES-GCM",
-                         crypt_key=bytes.fromhex(key))
-inner = (Ether(src=hb_mac, dst=ha_mac)
-         / IP(src="10.0.0.2", dst="10.0.0.1")
-         / ICMP(id=4242, seq=int(seq) & 0xffff) / Raw(b"scapy" * 8))
-outer = (IP(src="192.0.2.2", dst="192.0.2.1")
-         / UDP(sport=40000, dport=4789) / VXLAN(flags=0x08, vni=123) / inner)
-esp = bytearray(bytes(sa.encrypt(IP(bytes(outer)), seq_num=int(seq))))
-if bad == "1":
-    esp[-1] ^= 0x5a        # The ICV.
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("wan", 0))
-s.send(bytes(Ether(src=src_mac, dst=dst_mac, type=0x800)) + bytes(esp))
-EOF
-scapy_esp() {   # scapy_esp SEQ BAD
-    in_ns sb "$PYTHON3" "$WORK/inject.py" $BR_WAN_MAC "$(link_mac sb wan)" \
-        "$(link_mac ha ha0)" "$(link_mac hb hb0)" "${K_BA#0x}" "$1" "$2"
+scapy_esp() {   # scapy_esp SEQ good|bad
+    in_ns sb "$PYTHON3" "$SCAPY_VXLAN_ESP" $BR_WAN_MAC "$(link_mac sb wan)" \
+        "$(link_mac ha ha0)" "$(link_mac hb hb0)" "${K_BA#0x}" "$1" "$2" \
+        192.0.2.2 4242
 }
 seq=$(( $(sa_field sb vx0 0x1001 out seq) + 1000 ))
 d0=$(model rx_decrypted)
@@ -191,7 +170,7 @@ in_ns ha timeout 10 tcpdump -c 1 -nli ha0 'icmp and icmp[4:2] = 4242' \
 TD=$!
 PIDS+=("$TD")
 sleep 1
-scapy_esp $seq 0
+scapy_esp $seq good
 wait $TD 2>/dev/null || true
 check "5: ha got Scapy's echo request ($(head -1 "$WORK/ha-scapy.txt"))" \
     grep -q '10.0.0.2 > 10.0.0.1: ICMP echo request, id 4242' \
@@ -201,7 +180,7 @@ check "5: the model decrypted it (rx_decrypted $d0 -> $(model rx_decrypted))" \
 f1=$(flow_stats sa br-int 'in_port=vx0')
 check "5: it left vx0 ($f0 -> $f1)" test "${f1% *}" -gt "${f0% *}"
 x0=$(model rx_failed)
-scapy_esp $(( seq + 1 )) 1
+scapy_esp $(( seq + 1 )) bad
 sleep 0.5
 check "5: the model flagged the bad ICV ($x0 -> $(model rx_failed))" \
     test "$(model rx_failed)" = $(( x0 + 1 ))

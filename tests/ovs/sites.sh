@@ -584,6 +584,10 @@ cleanup_sites() {
 # --- helpers added for the IPv6, tunnel, interop and PMD tests ------------
 
 PYTHON3=${PYTHON3:-/usr/bin/python3}
+# Scapy's VXLAN + ESP to site A of the tunnel offload tests (see its
+# header).
+# shellcheck disable=SC2034  # Used by the sourcing scripts.
+SCAPY_VXLAN_ESP=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/scapy-vxlan-esp.py
 
 # retry TRIES CMD...: CMD until it succeeds, at most TRIES times 0.2 s
 # apart; its last status.

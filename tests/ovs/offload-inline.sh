@@ -42,8 +42,11 @@
 #      (counted in the SA, the port line, ipsec/stats and the coverage
 #      counter ipsec_inline_leak_drop, logged); lk1 sees no ESP and no
 #      clear-text payload; the packets of the original still leave wan,
-#      encrypted by the model; then (7d) the ESP in UDP of a NAT-T inline
-#      SA, sent to lk0 only, is dropped the same way, and (7e) so is a
+#      encrypted by the model; (7d) a flow that also sends the ESP to
+#      the controller: each packet-in is the 42 bytes up to the ESP
+#      header (inline_upcall), the originals still leave wan; then (7e)
+#      the ESP in UDP of a NAT-T inline
+#      SA, sent to lk0 only, is dropped the same way, and (7f) so is a
 #      burst of 8 of its packets that the datapath takes in one batch.
 #   8. (run after 3, before 7) a restart of wan (options:n_rxq_desc): the
 #      in SA's rte_flow rule is destroyed before the stop and created
@@ -241,7 +244,7 @@ pings() {   # pings N: N pings from ha with the pattern (not answered).
         >/dev/null 2>&1 || true
     sleep 0.3
 }
-inline_leak_checks 7 tx_encrypted
+inline_leak_checks 7 tx_encrypted 42
 w1=$LEAK_W u1=$LEAK_U
 port_line=$(appctl sa ipsec/sa-show esp0 | head -1)
 check "7: the port line counts them ($port_line)" \
@@ -259,15 +262,15 @@ check "7: logged" grep -q "dropped a packet of inline-crypto SA 0x00007101 of po
 appctl sa ipsec/sa-del esp0 $OUT out >/dev/null
 appctl sa ipsec/sa-add esp0 out \
     "spi=0x7104,src=192.0.2.1,dst=192.0.2.2,aead=aes-gcm-128,key=0x$K16$SALT_O,encap=udp"
-check "7d: the NAT-T out SA is on dpdk-inline-crypto ($(sa_field sa esp0 0x7104 out offload))" \
+check "7e: the NAT-T out SA is on dpdk-inline-crypto ($(sa_field sa esp0 0x7104 out offload))" \
     test "$(sa_field sa esp0 0x7104 out offload)" = dpdk-inline-crypto
 ofctl sa add-flow br-wan "in_port=LOCAL,actions=lk0"
 appctl sa revalidator/wait >/dev/null
 e0=$(model tx_encrypted)
 pings 2
-check "7d: 2 ESP-in-UDP packets to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port 0x7104))" \
+check "7e: 2 ESP-in-UDP packets to lk0 dropped as inline_wrong_port ($(leaks inline_wrong_port 0x7104))" \
     test "$(leaks inline_wrong_port 0x7104)" = 2
-check "7d: nothing reached the NIC model (tx_encrypted $e0 -> $(model tx_encrypted))" \
+check "7e: nothing reached the NIC model (tx_encrypted $e0 -> $(model tx_encrypted))" \
     test "$(model tx_encrypted)" = "$e0"
 # e. A burst of the SA's ESP in one batch, to lk0 only: the check looks
 # the SA up once per batch and must still drop every packet.  ovs-vswitchd
@@ -282,9 +285,9 @@ sleep 0.5
 kill -CONT "$vsw"
 wait "$burst" || true
 sleep 0.3
-check "7e: a burst of 8 to lk0 all dropped as inline_wrong_port ($w0 -> $(leaks inline_wrong_port 0x7104))" \
+check "7f: a burst of 8 to lk0 all dropped as inline_wrong_port ($w0 -> $(leaks inline_wrong_port 0x7104))" \
     test "$(leaks inline_wrong_port 0x7104)" = $(( w0 + 8 ))
-check "7e: nothing reached the NIC model (tx_encrypted $e0 -> $(model tx_encrypted))" \
+check "7f: nothing reached the NIC model (tx_encrypted $e0 -> $(model tx_encrypted))" \
     test "$(model tx_encrypted)" = "$e0"
 ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
 appctl sa revalidator/wait >/dev/null

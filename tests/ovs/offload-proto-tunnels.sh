@@ -45,7 +45,9 @@
 #      copy; wan first: wan gets the copy), then NORMAL flooding.  Every
 #      copy and every packet to lk0 is dropped (inline_wrong_port,
 #      inline_unmarked, coverage ipsec_inline_leak_drop, logged); lk1
-#      sees no IP packet; the originals still leave wan as ESP;
+#      sees no IP packet; the originals still leave wan as ESP; a flow
+#      that also sends them to the controller gives it their 14-byte
+#      Ethernet header only (inline_upcall, patch 0034);
 #   5. Scapy's ESP (transport mode, its own AES-GCM) from 192.0.2.2: a
 #      VXLAN packet for vx0 is decapsulated by the model and delivered to
 #      ha; the same with a corrupted ICV and a replay of it are refused by
@@ -304,7 +306,7 @@ pings() {   # pings N: N pings from ha over gn0.
         >/dev/null 2>&1 || true
     sleep 0.3
 }
-inline_leak_checks 4 proto_tx
+inline_leak_checks 4 proto_tx 14
 check "4: coverage ipsec_inline_leak_drop = $(( LEAK_W + LEAK_U ))" \
     test "$(appctl sa coverage/read-counter ipsec_inline_leak_drop)" \
     = $(( LEAK_W + LEAK_U ))

@@ -43,7 +43,9 @@
 #      first: wan gets the copy), then NORMAL flooding.  Every copy and
 #      every packet to lk0 is dropped (inline_wrong_port/inline_unmarked,
 #      coverage ipsec_inline_leak_drop, logged); lk1 sees no ICMP and no
-#      clear-text payload; the originals still leave wan as ESP;
+#      clear-text payload; the originals still leave wan as ESP; a flow
+#      that also sends them to the controller gives it their 14-byte
+#      Ethernet header only (inline_upcall, patch 0034);
 #   7. sa-del of both SAs destroys the sessions and the rule (none
 #      orphaned; before it, no ESP of a live session went without its
 #      rule): the model has 0 live;
@@ -216,7 +218,7 @@ pings() {   # pings N: N pings from ha with the pattern (not answered).
         >/dev/null 2>&1 || true
     sleep 0.3
 }
-inline_leak_checks 6 proto_tx
+inline_leak_checks 6 proto_tx 14
 w1=$LEAK_W u1=$LEAK_U
 check "6: coverage ipsec_inline_leak_drop = $(( w1 + u1 ))" \
     test "$(appctl sa coverage/read-counter ipsec_inline_leak_drop)" = $(( w1 + u1 ))

@@ -32,13 +32,22 @@
 #      complete;
 #   4. a third SA finds the model's SA table (2) full: it runs in sw, and
 #      its reason says why;
-#   5. Scapy's own VXLAN + ESP (transport mode) from 192.0.2.2 is
+#   5. the NIC's plaintext stays in the datapath: a mirror of what br-wan
+#      receives on wan, to an internal port lk0, copies the inbound ESP
+#      that the model decrypted in place; the datapath drops each copy
+#      (inline_rx_output on the in SA), lk0 sees no ESP, and the pings
+#      still go through.  Then flows also send vx0's ESP, both ways, to
+#      the controller (ovs-ofctl monitor): each packet-in is the packet's
+#      headers only, up to the ESP header (42 bytes; counted as
+#      inline_upcall on the SA), never the payload, and the pings still go
+#      through;
+#   6. Scapy's own VXLAN + ESP (transport mode) from 192.0.2.2 is
 #      decrypted by the model and delivered to ha; the same with a
 #      corrupted ICV is flagged RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED by the
 #      model and dropped by the datapath as offload_auth;
-#   6. sa-flush destroys every session and rule (none orphaned); before
+#   7. sa-flush destroys every session and rule (none orphaned); before
 #      it, no ESP of a live session went without its rule;
-#   7. the WAN capture has only ESP and ARP (no clear VXLAN), and no
+#   8. the WAN capture has only ESP and ARP (no clear VXLAN), and no
 #      clear-text payload.
 # The PMD thread spins for about 20 s; the test reserves 128 2 MiB
 # hugepages and gives back exactly those.  It skips (exit 0, with the
@@ -155,7 +164,65 @@ reason=$(sa_field sa vx0 0x1003 in offload_reason)
 check "4: its reason names dpdk-inline-crypto and the table ($reason)" \
     grep -q 'dpdk-inline-crypto: .*full' <<< "$reason"
 
-# 5: Scapy's VXLAN + ESP, good and with a corrupted ICV, sequence numbers
+# 5: the NIC's plaintext stays in the datapath.  a. A mirror of what
+# br-wan receives on wan, to lk0.
+vsctl sa add-port br-wan lk0 -- set Interface lk0 type=internal
+retry 50 in_ns sa ip link show lk0 >/dev/null 2>&1 || true
+in_ns sa ip link set lk0 up
+vsctl sa -- --id=@w get Port wan -- --id=@p get Port lk0 \
+    -- --id=@m create Mirror name=m0 select_src_port=@w output_port=@p \
+    -- set Bridge br-wan mirrors=@m >/dev/null
+ip netns exec "$(ns sa)" tcpdump -nli lk0 -U -w "$WORK/lk0.pcap" \
+    'esp or udp port 4789' 2>"$WORK/lk0-tcpdump.log" &
+LK0_TD=$!
+PIDS+=("$LK0_TD")
+retry 50 grep -q listening "$WORK/lk0-tcpdump.log" 2>/dev/null || true
+r0=$(sa_field sa vx0 0x1001 in inline_rx_output)
+check "5a: 5 pings ha -> hb answered while br-wan mirrors wan to lk0" \
+    quiet in_ns ha ping -c 5 -i 0.1 -W 2 -p $PATTERN 10.0.0.2
+sleep 0.5
+kill "$LK0_TD" 2>/dev/null || true
+wait "$LK0_TD" 2>/dev/null || true
+check "5a: the 5 mirrored replies dropped as inline_rx_output ($r0 -> $(sa_field sa vx0 0x1001 in inline_rx_output))" \
+    test "$(sa_field sa vx0 0x1001 in inline_rx_output)" = $(( r0 + 5 ))
+check "5a: lk0 got no ESP or VXLAN ($(tcpdump -nr "$WORK/lk0.pcap" 2>/dev/null | wc -l) packets)" \
+    test "$(tcpdump -nr "$WORK/lk0.pcap" 2>/dev/null | wc -l)" = 0
+check "5a: the port line counts them ($(port_line sa vx0))" \
+    port_line_has sa vx0 "inline_rx_output=$(( r0 + 5 ))"
+check "5a: logged" grep -q "dropped a packet of inbound inline-crypto SA 0x00001001 of port vx0 (inline_rx_output)" \
+    "$WORK/sa/ovs-vswitchd.log"
+vsctl sa -- --id=@m get Mirror m0 -- remove Bridge br-wan mirrors @m \
+    >/dev/null
+# b. Both directions' ESP to the controller too: headers only.
+ip netns exec "$(ns sa)" env OVS_RUNDIR="$WORK/sa" ovs-ofctl monitor \
+    br-wan 65534 -P nxt_packet_in >"$WORK/monitor.log" 2>&1 &
+PIDS+=("$!")
+sleep 0.5
+ofctl sa add-flow br-wan \
+    "priority=40000,in_port=wan,ip,nw_proto=50,actions=controller,LOCAL"
+ofctl sa add-flow br-wan \
+    "priority=40000,in_port=LOCAL,udp,tp_dst=4789,actions=controller,wan"
+appctl sa revalidator/wait >/dev/null
+u_in=$(sa_field sa vx0 0x1001 in inline_upcall)
+u_out=$(sa_field sa vx0 0x2001 out inline_upcall)
+check "5b: 4 pings ha -> hb answered with the flows to the controller" \
+    quiet in_ns ha ping -c 4 -i 0.1 -W 2 -p $PATTERN 10.0.0.2
+sleep 0.5
+pins=$(grep -c "total_len=" "$WORK/monitor.log" || true)
+check "5b: the controller got 8 packet-ins ($pins)" test "$pins" = 8
+check "5b: each one 42 bytes, up to the ESP header ($(grep -o 'total_len=[0-9]*' "$WORK/monitor.log" | sort | uniq -c | tr '\n' ' '))" \
+    test "$(grep -o 'total_len=[0-9]*' "$WORK/monitor.log" | sort -u)" \
+    = total_len=42
+check "5b: counted as inline_upcall on both SAs (in $u_in -> $(sa_field sa vx0 0x1001 in inline_upcall), out $u_out -> $(sa_field sa vx0 0x2001 out inline_upcall))" \
+    test "$(sa_field sa vx0 0x1001 in inline_upcall) $(sa_field sa vx0 0x2001 out inline_upcall)" \
+    = "$(( u_in + 4 )) $(( u_out + 4 ))"
+check "5b: ipsec/stats counts them ($(appctl sa ipsec/stats | grep inline_upcall))" \
+    test "$(appctl sa ipsec/stats | grep inline_upcall | tr -d ' ')" \
+    = "inline_upcall:$(( u_in + u_out + 8 ))"
+ofctl sa --strict del-flows br-wan "priority=40000,in_port=LOCAL,udp,tp_dst=4789"
+ofctl sa --strict del-flows br-wan "priority=40000,in_port=wan,ip,nw_proto=50"
+
+# 6: Scapy's VXLAN + ESP, good and with a corrupted ICV, sequence numbers
 # above B's.
 scapy_esp() {   # scapy_esp SEQ good|bad
     in_ns sb "$PYTHON3" "$SCAPY_VXLAN_ESP" $BR_WAN_MAC "$(link_mac sb wan)" \
@@ -172,32 +239,32 @@ PIDS+=("$TD")
 sleep 1
 scapy_esp $seq good
 wait $TD 2>/dev/null || true
-check "5: ha got Scapy's echo request ($(head -1 "$WORK/ha-scapy.txt"))" \
+check "6: ha got Scapy's echo request ($(head -1 "$WORK/ha-scapy.txt"))" \
     grep -q '10.0.0.2 > 10.0.0.1: ICMP echo request, id 4242' \
     "$WORK/ha-scapy.txt"
-check "5: the model decrypted it (rx_decrypted $d0 -> $(model rx_decrypted))" \
+check "6: the model decrypted it (rx_decrypted $d0 -> $(model rx_decrypted))" \
     test "$(model rx_decrypted)" -gt "$d0"
 f1=$(flow_stats sa br-int 'in_port=vx0')
-check "5: it left vx0 ($f0 -> $f1)" test "${f1% *}" -gt "${f0% *}"
+check "6: it left vx0 ($f0 -> $f1)" test "${f1% *}" -gt "${f0% *}"
 x0=$(model rx_failed)
 scapy_esp $(( seq + 1 )) bad
 sleep 0.5
-check "5: the model flagged the bad ICV ($x0 -> $(model rx_failed))" \
+check "6: the model flagged the bad ICV ($x0 -> $(model rx_failed))" \
     test "$(model rx_failed)" = $(( x0 + 1 ))
-check "5: A's in SA dropped it as offload_auth ($(sa_drops sa vx0 0x1001 in))" \
+check "6: A's in SA dropped it as offload_auth ($(sa_drops sa vx0 0x1001 in))" \
     test "$(sa_drops sa vx0 0x1001 in)" = offload_auth:1
 
-check_model_rules 5 1
+check_model_rules 6 1
 
-# 6: deleting the SAs destroys the sessions.
+# 7: deleting the SAs destroys the sessions.
 appctl sa ipsec/sa-flush vx0 >/dev/null
-check_model_sessions_gone 6
+check_model_sessions_gone 7
 
-# 7: the wire.
+# 8: the wire.
 stop_wan_capture
 check_wan_esp_only 1000
-check "7: no clear-text ping payload on the WAN" not hex_on_wan $PATTERN
-check "7: no clear-text TCP payload on the WAN" not wan_has_ascii "$MARKER"
+check "8: no clear-text ping payload on the WAN" not hex_on_wan $PATTERN
+check "8: no clear-text TCP payload on the WAN" not wan_has_ascii "$MARKER"
 check_no_key_in_logs
 
 echo "offload-tunnels: $PASS passed, $FAIL failed ($(( $(date +%s) - T0 )) s, PMD up ${PMD_S} s)"

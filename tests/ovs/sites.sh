@@ -265,10 +265,14 @@ offload_site_net() {
 # gets an unmarked copy: inline_unmarked; lk0 the original:
 # inline_wrong_port; nothing reaches the NIC); c. NORMAL flooding (every
 # packet to lk0 dropped; to wan either a copy, dropped, or the original,
-# protected).  Leaves br-wan's LOCAL flow to wan only, and the totals in
-# LEAK_W (inline_wrong_port) and LEAK_U (inline_unmarked).
+# protected); d. the controller, then wan (an ovs-ofctl monitor gets each
+# packet as its first LEN bytes only, LEN the third argument: up to the ESP
+# header, or the Ethernet header of an inline-protocol SA's clear packet;
+# "inline_upcall"; the originals leave wan through the NIC).  Leaves
+# br-wan's LOCAL flow to wan only, and the totals in LEAK_W
+# (inline_wrong_port) and LEAK_U (inline_unmarked).
 inline_leak_checks() {
-    local l=$1 c=$2 o0 o1 e0 w0 u0
+    local l=$1 c=$2 len=$3 o0 o1 e0 w0 u0 pins mon
     ofctl sa add-flow br-wan "in_port=LOCAL,actions=lk0,wan"
     appctl sa revalidator/wait >/dev/null
     o0=$(sa_json sa "${LEAK_PORT:-esp0}" "$OUT" out)
@@ -301,6 +305,29 @@ inline_leak_checks() {
     LEAK_U=$(leaks inline_unmarked)
     check "${l}c: flooding: every packet to lk0 dropped ($w0 -> $LEAK_W), a copy to wan too or the original through the NIC ($u0 -> $LEAK_U, $c $e0 -> $(model "$c"))" \
         test $(( LEAK_W - w0 )) = 2 -a $(( LEAK_U - u0 + $(model "$c") - e0 )) = 2
+
+    ip netns exec "$(ns sa)" env OVS_RUNDIR="$WORK/sa" ovs-ofctl monitor \
+        br-wan 65534 -P nxt_packet_in >"$WORK/monitor-$l.log" 2>&1 &
+    mon=$!
+    PIDS+=("$mon")
+    sleep 0.5
+    ofctl sa add-flow br-wan "priority=40000,in_port=LOCAL,ip,actions=controller,wan"
+    appctl sa revalidator/wait >/dev/null
+    u0=$(leaks inline_upcall)
+    e0=$(model "$c")
+    pings 2
+    sleep 0.3
+    kill "$mon" 2>/dev/null || true
+    pins=$(grep -c "total_len=" "$WORK/monitor-$l.log" || true)
+    check "${l}d: the controller got 2 packet-ins ($pins)" test "$pins" = 2
+    check "${l}d: each one $len bytes ($(grep -o 'total_len=[0-9]*' "$WORK/monitor-$l.log" | sort | uniq -c | tr '\n' ' '))" \
+        test "$(grep -o 'total_len=[0-9]*' "$WORK/monitor-$l.log" | sort -u)" \
+        = "total_len=$len"
+    check "${l}d: counted as inline_upcall ($u0 -> $(leaks inline_upcall))" \
+        test "$(leaks inline_upcall)" = $(( u0 + 2 ))
+    check "${l}d: the originals still leave wan through the NIC ($c $e0 -> $(model "$c"))" \
+        test "$(model "$c")" = $(( e0 + 2 ))
+    ofctl sa --strict del-flows br-wan "priority=40000,in_port=LOCAL,ip"
     ofctl sa add-flow br-wan "in_port=LOCAL,actions=wan"
     appctl sa revalidator/wait >/dev/null
 }
@@ -533,6 +560,7 @@ hex_on_wan() {
 # --- checks and clean-up --------------------------------------------------
 
 not() { ! "$@"; }
+quiet() { "$@" >/dev/null; }   # quiet CMD...: CMD with its stdout discarded.
 
 check() {   # check WHAT CMD...: counts CMD's success in PASS or FAIL.
     local what=$1; shift

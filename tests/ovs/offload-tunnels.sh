@@ -40,7 +40,10 @@
 #      the controller (ovs-ofctl monitor): each packet-in is the packet's
 #      headers only, up to the ESP header (42 bytes; counted as
 #      inline_upcall on the SA), never the payload, and the pings still go
-#      through;
+#      through; then a flow that pops the inbound ESP and also outputs it
+#      to lk0: the pop takes a clone, which keeps the NIC's "decrypted"
+#      flag (no auth drop, the pings go through), and lk0's copy is
+#      dropped;
 #   6. Scapy's own VXLAN + ESP (transport mode) from 192.0.2.2 is
 #      decrypted by the model and delivered to ha; the same with a
 #      corrupted ICV is flagged RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED by the
@@ -220,6 +223,20 @@ check "5b: ipsec/stats counts them ($(appctl sa ipsec/stats | grep inline_upcall
     test "$(appctl sa ipsec/stats | grep inline_upcall | tr -d ' ')" \
     = "inline_upcall:$(( u_in + u_out + 8 ))"
 ofctl sa --strict del-flows br-wan "priority=40000,in_port=LOCAL,udp,tp_dst=4789"
+# c. A flow that pops the inbound ESP first and then also sends it to lk0:
+# the pop takes a clone, which must keep the NIC's "decrypted" flag
+# (patch 0035; without it the clone's plaintext is decrypted again and
+# dropped as auth), and lk0 the original (inline_rx_output).
+ofctl sa --strict mod-flows br-wan \
+    "priority=40000,in_port=wan,ip,nw_proto=50,actions=LOCAL,lk0"
+appctl sa revalidator/wait >/dev/null
+r0=$(sa_field sa vx0 0x1001 in inline_rx_output)
+check "5c: 5 pings ha -> hb answered with a flow that pops, then outputs to lk0" \
+    quiet in_ns ha ping -c 5 -i 0.1 -W 2 -p $PATTERN 10.0.0.2
+check "5c: no drop on the in SA ($(sa_drops sa vx0 0x1001 in))" \
+    test "$(sa_drops sa vx0 0x1001 in)" = none
+check "5c: the 5 replies to lk0 dropped as inline_rx_output ($r0 -> $(sa_field sa vx0 0x1001 in inline_rx_output))" \
+    test "$(sa_field sa vx0 0x1001 in inline_rx_output)" = $(( r0 + 5 ))
 ofctl sa --strict del-flows br-wan "priority=40000,in_port=wan,ip,nw_proto=50"
 
 # 6: Scapy's VXLAN + ESP, good and with a corrupted ICV, sequence numbers

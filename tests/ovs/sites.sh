@@ -568,7 +568,7 @@ check() {   # check WHAT CMD...: counts CMD's success in PASS or FAIL.
         PASS=$((PASS + 1))
     else
         FAIL=$((FAIL + 1))
-        echo "FAIL: $what"
+        echo "FAIL: $what" >&2   # stderr: a check of CMD >/dev/null still tells
     fi
 }
 

@@ -168,9 +168,9 @@ check "2: the model decrypted them (rx_decrypted=$(model rx_decrypted))" \
     test "$(model rx_decrypted)" -ge "${r% *}"
 # Patch 0029: each of them went from wan's receive straight into esp0's
 # pop, without a first pass through the datapath.
-inl_rx=$(appctl sa coverage/read-counter ipsec_inline_rx)
-check "2: coverage ipsec_inline_rx = ESP Scapy sent ($inl_rx, $(j esp_out))" \
-    test "$inl_rx" = "$(j esp_out)"
+check "2: coverage ipsec_inline_rx = ESP Scapy sent ($(coverage sa ipsec_inline_rx), $(j esp_out))" \
+    coverage_is sa ipsec_inline_rx "$(j esp_out)"
+inl_rx=$(coverage sa ipsec_inline_rx)
 check "2: no TX error in the model ($(model tx_errors))" \
     test "$(model tx_errors)" = 0
 port_line=$(appctl sa ipsec/sa-show esp0 | head -1)
@@ -186,8 +186,8 @@ check "3: the model flagged 3 RX_SEC_OFFLOAD_FAILED ($f0 -> $(model rx_failed))"
     test "$(model rx_failed)" = $(( f0 + 3 ))
 check "3: the in SA dropped them as offload_auth ($(sa_drops sa esp0 $IN in))" \
     test "$(sa_drops sa esp0 $IN in)" = offload_auth:3
-check "3: they took the inline receive path too ($inl_rx -> $(appctl sa coverage/read-counter ipsec_inline_rx))" \
-    test "$(appctl sa coverage/read-counter ipsec_inline_rx)" = $(( inl_rx + 3 ))
+check "3: they took the inline receive path too ($inl_rx -> $(coverage sa ipsec_inline_rx))" \
+    coverage_is sa ipsec_inline_rx $(( inl_rx + 3 ))
 # The gateway has gone: ha's ping is not answered, but still encrypted.
 o0=$(sa_json sa esp0 $OUT out)
 e0=$(model tx_encrypted)
@@ -253,7 +253,7 @@ check "7: ipsec/stats counts them" \
     test "$(appctl sa ipsec/stats | grep -E 'inline_(wrong_port|unmarked):' | tr -d ' \n')" \
     = "inline_wrong_port:${w1}inline_unmarked:$u1"
 check "7: coverage ipsec_inline_leak_drop = $(( w1 + u1 ))" \
-    test "$(appctl sa coverage/read-counter ipsec_inline_leak_drop)" = $(( w1 + u1 ))
+    coverage_is sa ipsec_inline_leak_drop $(( w1 + u1 ))
 check "7: logged" grep -q "dropped a packet of inline-crypto SA 0x00007101 of port esp0 (inline_wrong_port)" \
     "$WORK/sa/ovs-vswitchd.log"
 # d. ESP in UDP (NAT-T) of an inline SA, sent to lk0 only: the output

@@ -308,8 +308,7 @@ pings() {   # pings N: N pings from ha over gn0.
 }
 inline_leak_checks 4 proto_tx 14
 check "4: coverage ipsec_inline_leak_drop = $(( LEAK_W + LEAK_U ))" \
-    test "$(appctl sa coverage/read-counter ipsec_inline_leak_drop)" \
-    = $(( LEAK_W + LEAK_U ))
+    coverage_is sa ipsec_inline_leak_drop $(( LEAK_W + LEAK_U ))
 check "4: logged" grep -q "dropped a packet of inline-protocol SA 0x00002002 of port gn0 (inline_wrong_port)" \
     "$WORK/sa/ovs-vswitchd.log"
 check_leak_capture 4 ip "IP packet"

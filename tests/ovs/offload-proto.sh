@@ -221,7 +221,7 @@ pings() {   # pings N: N pings from ha with the pattern (not answered).
 inline_leak_checks 6 proto_tx 14
 w1=$LEAK_W u1=$LEAK_U
 check "6: coverage ipsec_inline_leak_drop = $(( w1 + u1 ))" \
-    test "$(appctl sa coverage/read-counter ipsec_inline_leak_drop)" = $(( w1 + u1 ))
+    coverage_is sa ipsec_inline_leak_drop $(( w1 + u1 ))
 check "6: logged" grep -q "dropped a packet of inline-protocol SA 0x00007201 of port esp0 (inline_wrong_port)" \
     "$WORK/sa/ovs-vswitchd.log"
 check_leak_capture 6 'icmp or esp' "ICMP and no ESP"

@@ -562,6 +562,15 @@ hex_on_wan() {
 not() { ! "$@"; }
 quiet() { "$@" >/dev/null; }   # quiet CMD...: CMD with its stdout discarded.
 
+# coverage SITE NAME -> the coverage counter NAME of SITE's ovs-vswitchd.
+coverage() { appctl "$1" coverage/read-counter "$2"; }
+# coverage_is SITE NAME N: whether counter NAME reaches N within 15 s.  A
+# PMD thread adds its counts to the totals that coverage/read-counter
+# reads only from time to time (at most once a second; once, on this
+# machine, not within 5 s), so a count read right after the traffic may
+# still lack the last packets.
+coverage_is() { retry 75 test "$(coverage "$1" "$2")" = "$3"; }
+
 check() {   # check WHAT CMD...: counts CMD's success in PASS or FAIL.
     local what=$1; shift
     if "$@"; then
